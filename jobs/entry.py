@@ -1,0 +1,128 @@
+"""The job-side entry: run one case in this process and write its result record.
+
+    seeded inputs -> compile (timed) -> check against the float64 reference (outputs NaN-poisoned)
+    -> peak memory -> timing -> provenance -> one JSON record, written atomically.
+
+A wrong result is recorded as FAIL(wrong_result) with no timing. `run_case` is an ordinary function:
+call it from a debugger to reproduce what a Slurm task does.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import time
+import traceback
+from pathlib import Path
+
+import torch
+
+from jobs.cases import kernel_case
+from jobs.check import WrongResult, check_outputs, nan_filled_allocations
+from jobs.provenance import provenance
+from jobs.spec import CaseSpec
+from jobs.systems import NotSupported, get_system
+from jobs.timing import TimingSpec, peak_memory, time_callable
+from results.records import FORMAT, new_attempt_id, now, write_record
+
+
+class CaseFailure(Exception):
+    """A case ended without a timing; `error_class` is one of results.records.ERROR_CLASSES."""
+
+    def __init__(self, error_class: str, message: str):
+        super().__init__(message)
+        self.error_class = error_class
+
+
+def input_seed(spec: CaseSpec) -> int:
+    """Same inputs for every system of one program and shape, different ones across shapes."""
+    ident = f"{spec.part}/{spec.model}/{sorted(spec.dims)}/{spec.dtype}"
+    return int(hashlib.sha256(ident.encode()).hexdigest()[:8], 16)
+
+
+def target_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@functools.lru_cache(maxsize=1)
+def _reference(model: str, dims: tuple, dtype: str, seed: int, device: str) -> dict:
+    case = kernel_case(model)
+    inputs = case.inputs(dict(dims), dtype, device, seed)
+    return case.reference(inputs)
+
+
+def run_case(spec: CaseSpec, runs_dir: Path, *, attempt: str | None = None, run: dict | None = None,
+             timing: TimingSpec = TimingSpec()) -> dict:
+    """Run one case here and write its record under runs_dir; returns the record."""
+    attempt = attempt or new_attempt_id()
+    record = {"format": FORMAT, "key": spec.key, "attempt": attempt, "case": spec.to_dict(),
+              "run": run or {}, "started": now(), "timing": None, "error_class": None, "error": None}
+    device = target_device()
+    try:
+        record.update(_measure(spec, device, timing))
+        record["state"] = "done"
+    except CaseFailure as e:
+        record.update(state="failed", error_class=e.error_class, error=str(e))
+    record["provenance"] = provenance(device)
+    record["finished"] = now()
+    write_record(runs_dir, record)
+    return record
+
+
+def _measure(spec: CaseSpec, device: torch.device, timing: TimingSpec) -> dict:
+    if spec.part != "kernel":
+        raise CaseFailure("unsupported", f"part {spec.part!r} has no runnable model yet")
+    system = get_system(spec.system)
+    reason = system.unavailable() or system.unsupported(spec)
+    if reason:
+        raise CaseFailure("unsupported", reason)
+    case = kernel_case(spec.model)
+    dims = dict(spec.dims)
+    seed = input_seed(spec)
+    inputs = tuple(case.inputs(dims, spec.dtype, device, seed).values())
+    program = case.build(dims).to(device)
+
+    t0 = time.perf_counter()
+    fn = _guard("compile_error", lambda: system.compile(program, inputs, spec))
+    compile_s = time.perf_counter() - t0
+
+    ref = _reference(spec.model, spec.dims, spec.dtype, seed, str(device))
+    originals = [x.clone() for x in inputs]
+    with nan_filled_allocations():
+        outputs = _guard("compile_error", lambda: fn(*inputs))
+    try:
+        check = check_outputs(outputs, case.outputs, ref, spec.dtype)
+    except WrongResult as e:
+        raise CaseFailure("wrong_result", str(e)) from None
+    if any(not torch.equal(a, b) for a, b in zip(inputs, originals)):
+        raise CaseFailure("wrong_result", "the system modified its inputs")
+    del outputs, originals
+
+    call = lambda: fn(*inputs)  # noqa: E731
+    memory = _guard("crash", lambda: peak_memory(call, device))
+    times = _guard("crash", lambda: time_callable(call, device, timing))
+    return {"timing": times, "compile_s": round(compile_s, 4), "memory": memory, "check": check}
+
+
+def _guard(error_class: str, step):
+    """Run one step; map its exception to a failure class (OOM and CUDA init errors by their kind)."""
+    try:
+        return step()
+    except CaseFailure:
+        raise
+    except NotSupported as e:
+        raise CaseFailure("unsupported", str(e)) from None
+    except torch.cuda.OutOfMemoryError as e:
+        raise CaseFailure("oom", _first_line(e)) from None
+    except Exception as e:  # noqa: BLE001 - every other error is this step's failure
+        text = f"{type(e).__name__}: {e}"
+        if "out of memory" in text.lower():
+            raise CaseFailure("oom", _first_line(e)) from None
+        if "CUDA driver initialization" in text or "no CUDA-capable device" in text:
+            raise CaseFailure("cuda_init", _first_line(e)) from None
+        tb = "".join(traceback.format_exception(type(e), e, e.__traceback__)[-6:])
+        raise CaseFailure(error_class, f"{text[:2000]}\n{tb[-3000:]}") from None
+
+
+def _first_line(e: BaseException) -> str:
+    return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"

@@ -1,0 +1,150 @@
+"""Run a chunk of cases in a child worker process, each under its own time limit.
+
+The parent never runs GPU code: it feeds cases to `jobs.worker`, waits for each reply with a timeout,
+kills the worker's process group when a case runs over (recorded as TLE) or notes when it dies
+(recorded as a crash, or as killed by the system), and starts a fresh worker for the rest. Finished
+cases are on disk the moment they finish, so nothing done is lost when a task is killed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jobs.spec import CaseSpec
+from results.records import failure_record, new_attempt_id, now, read_record, record_path, write_record
+
+HEARTBEAT_S = 10.0
+
+
+@dataclass
+class ChunkRun:
+    """How to run a chunk: where results go, the per-case limit, what to record about the run."""
+
+    runs_dir: Path
+    limit_s: Callable[[CaseSpec], float]
+    log_path: Path
+    run: dict = field(default_factory=dict)
+    timing: dict = field(default_factory=dict)
+    env: dict = field(default_factory=dict)
+    heartbeat: Path | None = None
+
+
+class _Worker:
+    def __init__(self, cfg: ChunkRun):
+        cfg.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log = open(cfg.log_path, "ab")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **cfg.env}
+        root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "jobs.worker", str(cfg.runs_dir)], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=self.log, start_new_session=True, env=env,
+        )
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(self.proc.stdout, selectors.EVENT_READ)
+
+    def send(self, request: dict) -> None:
+        self.proc.stdin.write((json.dumps(request) + "\n").encode())
+        self.proc.stdin.flush()
+
+    def reply(self, deadline: float, beat: Callable[[], None]) -> dict | None | str:
+        """The worker's reply, "timeout", or None if it died first."""
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return "timeout"
+            beat()
+            if self.sel.select(timeout=min(left, HEARTBEAT_S)):
+                line = self.proc.stdout.readline()
+                return json.loads(line) if line else None
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.close()
+
+    def close(self) -> int | None:
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            rc = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            rc = self.proc.wait()
+        self.sel.close()
+        self.proc.stdout.close()
+        self.log.close()
+        return rc
+
+
+def run_chunk(cases: list[CaseSpec], cfg: ChunkRun, on_start: Callable[[CaseSpec], None] | None = None,
+              on_done: Callable[[CaseSpec, dict], None] | None = None) -> list[dict]:
+    """Run cases in order; returns one record per case (also written under cfg.runs_dir/results)."""
+    records, worker = [], None
+    run = {**cfg.run, "log": str(cfg.log_path)}
+    beat = lambda: cfg.heartbeat and _touch(cfg.heartbeat)  # noqa: E731
+    try:
+        for spec in cases:
+            worker = worker or _Worker(cfg)
+            attempt, started = new_attempt_id(), now()
+            if on_start:
+                on_start(spec)
+            worker.send({"spec": spec.to_dict(), "attempt": attempt, "run": run, "timing": cfg.timing})
+            answer = worker.reply(time.monotonic() + cfg.limit_s(spec), beat)
+            if isinstance(answer, dict):
+                try:
+                    record = read_record(record_path(cfg.runs_dir, spec.key, attempt))
+                except ValueError as e:
+                    record = _write_failure(cfg, spec, attempt, started, "crash", f"no valid record: {e}")
+                if record.get("error_class") in ("crash", "cuda_init"):
+                    worker.close()
+                    worker = None
+            elif answer == "timeout":
+                worker.kill()
+                worker = None
+                record = _write_failure(cfg, spec, attempt, started, "timeout",
+                                        f"over the per-case limit of {cfg.limit_s(spec):.0f} s")
+            else:
+                rc = worker.close()
+                worker = None
+                record = _write_failure(cfg, spec, attempt, started, *_death_class(rc))
+            records.append(record)
+            if on_done:
+                on_done(spec, record)
+    finally:
+        if worker:
+            worker.close()
+    return records
+
+
+def _death_class(rc: int | None) -> tuple[str, str]:
+    if rc is not None and rc < 0 and -rc == signal.SIGKILL:
+        return "killed", "the case's process was killed by the system (SIGKILL: out of host memory?)"
+    if rc is not None and rc < 0:
+        return "crash", f"the case's process died with signal {signal.Signals(-rc).name}"
+    return "crash", f"the case's process exited with status {rc} before finishing"
+
+
+def _write_failure(cfg: ChunkRun, spec: CaseSpec, attempt: str, started: str, cls: str, msg: str) -> dict:
+    run = {**cfg.run, "log": str(cfg.log_path)}
+    record = failure_record(spec.to_dict(), attempt, cls, f"{msg}; log: {cfg.log_path}", run, started)
+    write_record(cfg.runs_dir, record)
+    return record
+
+
+def _touch(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()

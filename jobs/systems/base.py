@@ -1,0 +1,43 @@
+"""What a system is: something that turns a PyTorch program into a callable with the same outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from jobs.spec import CaseSpec
+
+if TYPE_CHECKING:
+    import torch
+
+
+class NotSupported(Exception):
+    """The system cannot run this case (or is not installed); recorded as NS with this reason."""
+
+
+class System:
+    """Base class. Subclasses set `name` and implement `compile`; override `unavailable`/`unsupported`.
+
+    `compile(program, inputs, spec)` returns a callable taking the inputs positionally; anything it does
+    before returning (tracing, tuning, the first call) counts as compile time.
+    """
+
+    name = ""
+
+    def unavailable(self) -> str | None:
+        """Why the system cannot run on this machine at all, or None."""
+        return None
+
+    def unsupported(self, spec: CaseSpec) -> str | None:
+        """Why the system cannot run this case, or None."""
+        return None
+
+    def compile(self, program: torch.nn.Module, inputs: tuple, spec: CaseSpec) -> Callable:
+        raise NotImplementedError
+
+
+def module_missing(name: str) -> str | None:
+    """'<name> is not installed' if the module cannot be found, else None (without importing it)."""
+    import importlib.util
+
+    return None if importlib.util.find_spec(name) else f"{name} is not installed"

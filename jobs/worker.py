@@ -1,0 +1,40 @@
+"""A child process that runs cases one at a time for jobs.runner (`python -m jobs.worker RUNS_DIR`).
+
+Protocol: one JSON request per stdin line ({"spec", "attempt", "run"}); one JSON reply per case on the
+original stdout. Everything else the process prints goes to stderr (the task's log), so compilers that
+print cannot corrupt the protocol. After a crash-class failure the worker exits: a CUDA error can leave
+the context unusable, and the runner starts a fresh worker for the next case.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+
+def main(runs_dir: str) -> int:
+    replies = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    from jobs.entry import run_case
+    from jobs.spec import CaseSpec
+    from jobs.timing import TimingSpec
+
+    for line in sys.stdin:
+        request = json.loads(line)
+        spec = CaseSpec.from_dict(request["spec"])
+        timing = TimingSpec(**request.get("timing", {}))
+        print(f"[ftrun] case {spec.key} {spec.label()} attempt {request['attempt']}", flush=True)
+        record = run_case(spec, Path(runs_dir), attempt=request["attempt"], run=request.get("run"), timing=timing)
+        print(f"[ftrun] {spec.key} -> {record['state']} {record.get('error_class') or ''}", flush=True)
+        replies.write(json.dumps({"key": spec.key, "attempt": request["attempt"]}) + "\n")
+        if record.get("error_class") in ("crash", "cuda_init"):
+            return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
