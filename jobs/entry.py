@@ -13,6 +13,8 @@ import functools
 import hashlib
 import time
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -69,42 +71,67 @@ def run_case(spec: CaseSpec, runs_dir: Path, *, attempt: str | None = None, run:
     return record
 
 
-def _measure(spec: CaseSpec, device: torch.device, timing: TimingSpec) -> dict:
-    if spec.part != "kernel":
-        raise CaseFailure("unsupported", f"part {spec.part!r} has no runnable model yet")
-    system = get_system(spec.system)
-    reason = system.unavailable() or system.unsupported(spec)
-    if reason:
-        raise CaseFailure("unsupported", reason)
+@dataclass
+class Workload:
+    """A compiled case ready to check and time: `fn(*inputs)` is what gets timed.
+
+    `check(outputs)` raises WrongResult (or returns error statistics for the record).
+    """
+
+    fn: Callable
+    inputs: tuple
+    check: Callable[[object], dict]
+    compile_s: float
+
+
+def kernel_workload(spec: CaseSpec, system, device: torch.device) -> Workload:
+    """One of the seven kernels: the program compiled by the system, checked against float64."""
     case = kernel_case(spec.model)
     dims = dict(spec.dims)
     seed = input_seed(spec)
     inputs = tuple(case.inputs(dims, spec.dtype, device, seed).values())
     program = case.build(dims).to(device)
-
     t0 = time.perf_counter()
-    fn = _guard("compile_error", lambda: system.compile(program, inputs, spec))
+    fn = guard("compile_error", lambda: system.compile(program, inputs, spec))
     compile_s = time.perf_counter() - t0
-
     ref = _reference(spec.model, spec.dims, spec.dtype, seed, str(device))
-    originals = [x.clone() for x in inputs]
+    return Workload(fn, inputs, lambda outputs: check_outputs(outputs, case.outputs, ref, spec.dtype), compile_s)
+
+
+def _workload(spec: CaseSpec, device: torch.device) -> Workload:
+    system = get_system(spec.system)
+    reason = system.unavailable() or system.unsupported(spec)
+    if reason:
+        raise CaseFailure("unsupported", reason)
+    if spec.part == "kernel":
+        return kernel_workload(spec, system, device)
+    if spec.part == "e2e":
+        from jobs.e2e.workload import e2e_workload
+
+        return e2e_workload(spec, system, device)
+    raise CaseFailure("unsupported", f"unknown part {spec.part!r}")
+
+
+def _measure(spec: CaseSpec, device: torch.device, timing: TimingSpec) -> dict:
+    work = _workload(spec, device)
+    originals = [x.clone() if isinstance(x, torch.Tensor) else x for x in work.inputs]
     with nan_filled_allocations():
-        outputs = _guard("compile_error", lambda: fn(*inputs))
+        outputs = guard("compile_error", lambda: work.fn(*work.inputs))
     try:
-        check = check_outputs(outputs, case.outputs, ref, spec.dtype)
+        check = work.check(outputs)
     except WrongResult as e:
         raise CaseFailure("wrong_result", str(e)) from None
-    if any(not torch.equal(a, b) for a, b in zip(inputs, originals)):
+    if any(isinstance(a, torch.Tensor) and not torch.equal(a, b) for a, b in zip(work.inputs, originals)):
         raise CaseFailure("wrong_result", "the system modified its inputs")
     del outputs, originals
 
-    call = lambda: fn(*inputs)  # noqa: E731
-    memory = _guard("crash", lambda: peak_memory(call, device))
-    times = _guard("crash", lambda: time_callable(call, device, timing))
-    return {"timing": times, "compile_s": round(compile_s, 4), "memory": memory, "check": check}
+    call = lambda: work.fn(*work.inputs)  # noqa: E731
+    memory = guard("crash", lambda: peak_memory(call, device))
+    times = guard("crash", lambda: time_callable(call, device, timing))
+    return {"timing": times, "compile_s": round(work.compile_s, 4), "memory": memory, "check": check}
 
 
-def _guard(error_class: str, step):
+def guard(error_class: str, step):
     """Run one step; map its exception to a failure class (OOM and CUDA init errors by their kind)."""
     try:
         return step()

@@ -124,9 +124,13 @@ def run_chunk(cases: list[CaseSpec], cfg: ChunkRun, on_start: Callable[[CaseSpec
             records.append(record)
             if on_done:
                 on_done(spec, record)
-    finally:
+    except BaseException:
+        # interrupted (Ctrl-C, the task's own time limit): nothing of the case in flight survives anyway
         if worker:
-            worker.close()
+            worker.kill()
+        raise
+    if worker:
+        worker.close()
     return records
 
 

@@ -20,7 +20,7 @@ DTYPES = ("float16", "bfloat16", "float32")
 
 @dataclass(frozen=True)
 class Scale:
-    """A named set of sizes. `seqlens` maps an experiment's full-size sequence lengths to this scale's."""
+    """A named set of sizes. `seqlens` maps the paper's sequence lengths to this scale's (empty: the same)."""
 
     name: str
     batch: int
@@ -36,14 +36,20 @@ class Scale:
     about: str = ""
 
     def seq(self, full_seqlen: int) -> int:
+        if not self.seqlens:
+            return full_seqlen
         return self.seqlens.get(full_seqlen, self.seqlen)
+
+    def full_seqlen(self, seqlen: int) -> int:
+        """The paper's sequence length that this scale's `seqlen` stands for."""
+        inverse = {v: k for k, v in self.seqlens.items()}
+        return inverse.get(seqlen, seqlen)
 
 
 SCALES: dict[str, Scale] = {
     "full": Scale(
         "full", batch=1, heads=32, head_dim=128, seqlen=4096, dtype="float16",
         layers=32, hidden=4096, intermediate=11008,
-        seqlens={1024: 1024, 2048: 2048, 4096: 4096, 8192: 8192, 16384: 16384},
         about="the paper's shapes: batch 1, 32 heads, head_dim 128, seq 4096, fp16; Llama-2-7B",
     ),
     "small": Scale(

@@ -82,8 +82,9 @@ def read_record(path: Path) -> dict:
         data = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise ValueError(f"{path}: not a readable JSON record ({e})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ValueError(f"{path}: not an ftrun result (format {data.get('format') if isinstance(data, dict) else '?'})")
+    found = data.get("format") if isinstance(data, dict) else type(data).__name__
+    if found != FORMAT:
+        raise ValueError(f"{path}: not an ftrun result (format {found!r}, expected {FORMAT!r})")
     for field in ("key", "attempt", "case", "state"):
         if field not in data:
             raise ValueError(f"{path}: missing field {field!r}")

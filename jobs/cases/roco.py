@@ -29,5 +29,5 @@ def reference(x):
     return {"out": to_bshd(outs), "roco_score": torch.cat(sums, 1), "roco_sq_score": torch.cat(squares, 1)}
 
 
-CASE = KernelCase("roco", RoCo, (Output("out"), Output("roco_score", "float32"), Output("roco_sq_score", "float32")), reference,
-                  about="attention + column sums of P and P^2")
+OUTPUTS = (Output("out"), Output("roco_score", "float32"), Output("roco_sq_score", "float32"))
+CASE = KernelCase("roco", RoCo, OUTPUTS, reference, about="attention + column sums of P and P^2")

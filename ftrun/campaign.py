@@ -1,0 +1,122 @@
+"""Planning a campaign: an experiment expanded into cases, filtered, checked against the store.
+
+Submitting writes a campaign file (which cases this experiment wants on this cluster) before anything
+runs, so `ftrun status` can show cases that never started, and a resumed submit finds them again.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ftrun.devices import local_device
+from ftrun.errors import FtrunError, choose
+from ftrun.policy import Decision, decide
+from ftrun.settings import Cluster, Settings
+from jobs.experiments import EXPERIMENTS, FILTER_KEYS
+from jobs.experiments import plan as expand_plan
+from jobs.spec import KERNEL_MODELS, PARTS, SCALES, CaseSpec
+from jobs.systems import BASELINE, REGISTRY
+from results.index import Index
+from results.records import now, write_json_atomic
+
+
+@dataclass
+class Plan:
+    experiment: str
+    cluster: Cluster
+    scale: str
+    device: str
+    cases: list[CaseSpec]
+    to_run: list[tuple[CaseSpec, Decision]]
+    skipped: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_filters(items: list[str]) -> dict[str, set[str]]:
+    """['model=attn', 'model=h2o', 'system=torch'] -> {'model': {'attn', 'h2o'}, 'system': {'torch'}}."""
+    filters: dict[str, set[str]] = {}
+    valid_values = {"model": KERNEL_MODELS, "system": tuple(REGISTRY), "part": PARTS}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not value:
+            raise FtrunError(f"filter {item!r} is not key=value; keys: {', '.join(FILTER_KEYS)}")
+        choose("filter key", key, FILTER_KEYS)
+        if key in valid_values:
+            choose(key, value, valid_values[key])
+        elif not value.isdigit():
+            raise FtrunError(f"seqlen filter {value!r} is not a number (the paper's lengths, e.g. 4096)")
+        filters.setdefault(key, set()).add(value)
+    return filters
+
+
+def resolve_device_and_scale(cluster: Cluster, scale: str | None) -> tuple[str, str, list[str]]:
+    notes = []
+    device = cluster.device or (local_device() if cluster.kind == "local" else "gpu")
+    if scale is None:
+        scale = cluster.scale
+    if scale is None:
+        scale = "full" if device != "cpu" else "small"
+        if device == "cpu":
+            notes.append("no GPU on this machine: using the small scale (--scale full to override)")
+    choose("scale", scale, SCALES)
+    return device, scale, notes
+
+
+def make_plan(settings: Settings, experiment: str, cluster_name: str | None, scale: str | None,
+              filters: dict[str, set[str]], force: bool = False) -> Plan:
+    choose("experiment", experiment, EXPERIMENTS)
+    cluster = settings.cluster(cluster_name)
+    device, scale, notes = resolve_device_and_scale(cluster, scale or EXPERIMENTS[experiment].default_scale)
+    cases = expand_plan(experiment, scale, device, filters)
+    missing = sorted({c.system for c in cases} - set(REGISTRY))
+    if missing:
+        notes.append(f"not in this ftrun yet, left out: {', '.join(missing)}")
+        cases = [c for c in cases if c.system in REGISTRY]
+    if not cases:
+        raise FtrunError(f"no case of {experiment} matches the filters {_show(filters)}")
+    plan = Plan(experiment, cluster, scale, device, cases, [], notes=notes)
+    with Index(settings.runs_dir) as index:
+        index.sync()
+        for case in cases:
+            decision = decide(index.attempts(case.key), cluster.retries, force)
+            if decision.run:
+                plan.to_run.append((case, decision))
+            else:
+                reason = decision.why.split(":")[0]
+                plan.skipped[reason] = plan.skipped.get(reason, 0) + 1
+    return plan
+
+
+def chunks(plan: Plan) -> list[list[tuple[CaseSpec, Decision]]]:
+    """One chunk per (part, model, seqlen): the baseline first and again last, so clock drift shows."""
+    groups: dict[tuple, list] = {}
+    for case, decision in plan.to_run:
+        groups.setdefault((case.part, case.model, case.seqlen), []).append((case, decision))
+    out = []
+    for group in groups.values():
+        base = [item for item in group if item[0].system == BASELINE]
+        rest = [item for item in group if item[0].system != BASELINE]
+        chunk = base + rest + (base if rest and base else [])
+        size = max(1, plan.cluster.cases_per_task)
+        out.extend(chunk[i:i + size] for i in range(0, len(chunk), size))
+    return out
+
+
+def write_campaign(runs_dir: Path, plan: Plan, argv: list[str]) -> str:
+    """Record what this submit wants, before running anything; returns the campaign id."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    cid = f"{stamp}-{plan.experiment}-{plan.cluster.name}-{uuid.uuid4().hex[:6]}"
+    data = {"id": cid, "experiment": plan.experiment, "cluster": plan.cluster.name, "scale": plan.scale,
+            "device": plan.device, "created": now(), "host": socket.gethostname(), "pid": os.getpid(),
+            "argv": argv, "cases": [c.to_dict() for c in plan.cases]}
+    write_json_atomic(Path(runs_dir) / "campaigns" / f"{cid}.json", data)
+    return cid
+
+
+def _show(filters: dict[str, set[str]]) -> str:
+    return " ".join(f"{k}={v}" for k, vs in sorted(filters.items()) for v in sorted(vs)) or "(none)"

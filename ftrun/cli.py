@@ -1,0 +1,203 @@
+"""The ftrun command line. Each command parses options, calls one library function, renders the result.
+
+Heavy imports (torch, matplotlib, submitit) happen inside the library functions a command calls, so
+`ftrun --help`, `status` and `plot` start fast on a login node.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ftrun.errors import FtrunError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
+                  pretty_exceptions_show_locals=False,
+                  help="Run the FlashTensor evaluation (Fig. 12-14) on Slurm or here, and draw its figures.")
+results_app = typer.Typer(no_args_is_help=True, help="Export, import and rebuild the result store.")
+app.add_typer(results_app, name="results")
+
+RunsDir = Annotated[Path | None, typer.Option("--runs-dir", help="runs folder [default: ./ftrun-runs or ftrun.toml]")]
+Config = Annotated[Path | None, typer.Option("--config", help="ftrun.toml [default: ./ftrun.toml, ~/.config/ftrun]")]
+
+
+def command(fn):
+    """Turn FtrunError into one red line and exit status 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from ftrun import render
+
+        try:
+            return fn(*args, **kwargs)
+        except FtrunError as e:
+            render.error(str(e))
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _settings(config: Path | None, runs_dir: Path | None):
+    from ftrun.settings import load_settings
+
+    return load_settings(config, runs_dir)
+
+
+@app.command()
+@command
+def submit(
+    experiment: Annotated[str, typer.Argument(help="fig12, fig13, fig14 or smoke")],
+    cluster: Annotated[str | None, typer.Option("--cluster", "-c", help="a cluster of ftrun.toml, or local")] = None,
+    scale: Annotated[
+        str | None, typer.Option(help="full, small or tiny [default: full on a GPU, small without]")] = None,
+    only: Annotated[list[str] | None, typer.Option(
+        "--only", help="key=value filter (model, system, seqlen, part); repeatable")] = None,
+    force: Annotated[bool, typer.Option(help="re-run cases that already have a result")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would run; run nothing")] = False,
+    runs_dir: RunsDir = None,
+    config: Config = None,
+):
+    """Run an experiment's cases that have no valid result yet.
+
+    [bold]Examples[/]
+      ftrun submit fig12 --cluster local
+      ftrun submit fig12 --cluster local --scale small --only model=attn --only model=h2o
+      ftrun submit fig13 --only system=torch --only system=inductor --dry-run
+    """
+    from ftrun import render
+    from ftrun.submit import submit_experiment
+
+    settings = _settings(config, runs_dir)
+    submit_experiment(settings, experiment, cluster, scale, only or [], force, dry_run, sys.argv, render)
+
+
+@app.command()
+@command
+def status(
+    experiment: Annotated[str | None, typer.Argument(help="only this experiment")] = None,
+    cases: Annotated[bool, typer.Option("--cases/--summary", help="also show every case's state")] = True,
+    runs_dir: RunsDir = None,
+    config: Config = None,
+):
+    """Show every submitted case's state: DONE, NS, OOM, TLE, FAIL, NEW.
+
+    [bold]Example[/]
+      ftrun status fig12 --summary
+    """
+    from ftrun import render
+    from ftrun.status import collect
+
+    settings = _settings(config, runs_dir)
+    render.status(collect(settings.runs_dir, experiment), cases)
+
+
+@app.command()
+@command
+def plot(
+    experiment: Annotated[str, typer.Argument(help="fig12, fig13, fig14 or smoke")],
+    source: Annotated[str, typer.Option(help="measured, paper (the paper's published numbers) or both")] = "measured",
+    out: Annotated[Path | None, typer.Option("--out", help="output folder [default: RUNS_DIR/figures]")] = None,
+    runs_dir: RunsDir = None,
+    config: Config = None,
+):
+    """Draw an experiment's figure as PDF and PNG, with the CSV of the plotted numbers.
+
+    [bold]Examples[/]
+      ftrun plot fig12
+      ftrun plot fig12 --source paper --out figs/
+    """
+    from ftrun import render
+    from ftrun.figures import plot as draw
+
+    settings = _settings(config, runs_dir)
+    for path in draw(experiment, settings.runs_dir, out, source):
+        render.line(str(path))
+
+
+@app.command("list")
+@command
+def list_things():
+    """List experiments, systems, models and scales."""
+    from ftrun import render
+    from jobs.experiments import EXPERIMENTS
+    from jobs.spec import KERNEL_MODELS, SCALES
+    from jobs.systems import REGISTRY
+
+    render.rows_table("experiments", ["name", "about"], [[e.name, e.about] for e in EXPERIMENTS.values()])
+    render.rows_table("scales", ["name", "about"], [[s.name, s.about] for s in SCALES.values()])
+    render.line(f"systems: {', '.join(REGISTRY)}")
+    render.line(f"models: {', '.join(KERNEL_MODELS)}")
+
+
+@app.command()
+@command
+def clusters(config: Config = None, runs_dir: RunsDir = None):
+    """Show the resolved cluster configuration."""
+    from dataclasses import asdict
+
+    from ftrun import render
+
+    settings = _settings(config, runs_dir)
+    render.line(f"config: {settings.source or '(none: built-in defaults)'}; runs folder: {settings.runs_dir}")
+    fields = ["kind", "partition", "device", "gres", "cpus", "memory", "max_tasks", "case_timeout_min",
+              "time_limits", "retries", "setup"]
+    rows = [[name, *[asdict(c)[f] for f in fields]] for name, c in settings.clusters.items()]
+    render.rows_table("clusters", ["name", *fields], rows)
+
+
+@results_app.command("export")
+@command
+def results_export(
+    csv: Annotated[Path, typer.Option("--csv", help="file to write")],
+    all_attempts: Annotated[bool, typer.Option("--all-attempts", help="one row per attempt, not per case")] = False,
+    runs_dir: RunsDir = None,
+    config: Config = None,
+):
+    """Write the results as a tidy CSV, one row per measurement."""
+    from ftrun import render
+    from results.export import export_csv
+
+    settings = _settings(config, runs_dir)
+    n = export_csv(settings.runs_dir, csv, all_attempts)
+    render.line(f"wrote {n} rows to {csv}")
+
+
+@results_app.command("import")
+@command
+def results_import(
+    path: Annotated[Path, typer.Argument(help="another runs folder, or a folder of FlashTensor-artifact logs")],
+    runs_dir: RunsDir = None,
+    config: Config = None,
+):
+    """Merge results from another runs folder or artifact logs (idempotent)."""
+    from ftrun import render
+    from ftrun.exchange import import_path
+
+    settings = _settings(config, runs_dir)
+    report = import_path(settings.runs_dir, path)
+    render.line(f"imported {report.copied} file(s), {report.already} already present")
+    for why in report.skipped:
+        render.note(f"skipped: {why}")
+
+
+@results_app.command("rebuild")
+@command
+def results_rebuild(runs_dir: RunsDir = None, config: Config = None):
+    """Rebuild the SQLite index from the result files."""
+    from ftrun import render
+    from results.index import Index
+
+    settings = _settings(config, runs_dir)
+    with Index(settings.runs_dir) as index:
+        report = index.rebuild()
+    render.line(f"indexed {report.new_results} results and {report.new_campaigns} campaigns")
+    for name, why in report.bad_files:
+        render.error(f"ignored {name}: {why}")
+
+
+def main() -> None:
+    app()

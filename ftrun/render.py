@@ -1,0 +1,139 @@
+"""Everything ftrun prints with rich lives here; the rest of the package returns plain data."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+STATE_STYLE = {"DONE": "green", "NS": "yellow", "OOM": "magenta", "TLE": "magenta", "FAIL": "red",
+               "NEW": "dim", "QUEUED": "cyan", "RUNNING": "bold cyan", "STALE": "dim"}
+
+
+def error(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+
+
+def note(message: str) -> None:
+    err.print(f"[dim]{message}[/]", soft_wrap=True)
+
+
+def line(message: str) -> None:
+    out.print(message, soft_wrap=True)
+
+
+def styled_state(state: str) -> str:
+    return f"[{STATE_STYLE.get(state.split('(')[0], 'white')}]{state}[/]"
+
+
+def plan_summary(plan, n_chunks: int) -> None:
+    for n in plan.notes:
+        note(n)
+    skipped = ", ".join(f"{v} {k}" for k, v in sorted(plan.skipped.items())) or "none"
+    line(f"[bold]{plan.experiment}[/] on [bold]{plan.cluster.name}[/] ({plan.device}, {plan.scale} scale): "
+         f"{len(plan.cases)} cases, {len(plan.to_run)} to run in {n_chunks} chunk(s), skipped: {skipped}")
+
+
+def dry_run(chunk_list) -> None:
+    table = Table(title="would run", show_lines=False)
+    for col in ("chunk", "case", "key", "why"):
+        table.add_column(col)
+    for i, chunk in enumerate(chunk_list):
+        for case, decision in chunk:
+            table.add_row(str(i), case.label(), case.key, decision.why)
+    out.print(table)
+
+
+@contextlib.contextmanager
+def case_progress(total: int) -> Iterator[tuple]:
+    """Callbacks (on_start, on_done) driving a progress bar with ETA and one line per finished case."""
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        TextColumn("eta"), TimeRemainingColumn(), console=out, transient=not out.is_terminal)
+    task = progress.add_task("starting", total=total)
+
+    def on_start(spec):
+        progress.update(task, description=spec.label())
+
+    def on_done(spec, record):
+        progress.advance(task)
+        progress.console.print(_record_line(spec, record), soft_wrap=True)
+
+    with progress:
+        yield on_start, on_done
+
+
+def _record_line(spec, record) -> str:
+    from results.records import state_label
+
+    state = state_label(record["state"], record.get("error_class"))
+    if state == "DONE":
+        t = record["timing"]
+        return f"  {styled_state(state)} {spec.label()}  {t['median']:.4g} ms (p10 {t['p10']:.4g}, p90 {t['p90']:.4g})"
+    reason = (record.get("error") or "").splitlines()[0][:160]
+    return f"  {styled_state(state)} {spec.label()}  {reason}"
+
+
+def status(report, show_cases: bool) -> None:
+    for n in report.notes:
+        note(n)
+    for name, why in report.bad_files:
+        error(f"ignored unreadable result file {name}: {why}")
+    counts = report.counts()
+    if not counts:
+        line("no campaigns yet: start one with `ftrun submit fig12 --cluster local`")
+        return
+    states = [s for s in ("NEW", "QUEUED", "RUNNING", "DONE", "NS", "OOM", "TLE", "FAIL")
+              if any(c.get(s) for c in counts.values())]
+    table = Table(title="cases by state")
+    table.add_column("experiment")
+    table.add_column("cluster")
+    for s in states:
+        table.add_column(styled_state(s), justify="right")
+    table.add_column("total", justify="right")
+    for (experiment, cluster), c in sorted(counts.items()):
+        table.add_row(experiment, cluster, *[str(c.get(s, "")) for s in states], str(sum(c.values())))
+    out.print(table)
+    if show_cases:
+        _case_grid(report)
+
+
+def _case_grid(report) -> None:
+    groups: dict[tuple, dict] = {}
+    systems: dict[tuple, list] = {}
+    for c in report.cases:
+        g = (c.experiment, c.cluster, c.device, c.part)
+        groups.setdefault(g, {}).setdefault((c.model, c.seqlen), {})[c.system] = c
+        systems.setdefault(g, [])
+        if c.system not in systems[g]:
+            systems[g].append(c.system)
+    for g, cells in groups.items():
+        table = Table(title=f"{g[0]} on {g[1]} ({g[2]}, {g[3]}): median ms or state")
+        table.add_column("case")
+        for s in systems[g]:
+            table.add_column(s, justify="right")
+        for (model, seqlen), row in cells.items():
+            table.add_row(f"{model}@{seqlen}", *[_cell(row.get(s)) for s in systems[g]])
+        out.print(table)
+
+
+def _cell(c) -> str:
+    if c is None:
+        return ""
+    if c.state == "DONE":
+        return f"{c.median_ms:.4g}"
+    return styled_state(c.state.split("(")[0])
+
+
+def rows_table(title: str, columns: list[str], rows: list[list]) -> None:
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*[str(x) for x in r])
+    out.print(table)

@@ -1,0 +1,171 @@
+"""The SQLite index over a runs folder: built from the result and campaign files, rebuilt at will.
+
+Several ftrun processes may sync at once: ingestion is idempotent (keyed by file name and attempt id)
+and runs in IMMEDIATE transactions under WAL, so readers never block and nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from results.migrations import migrate
+from results.records import read_record
+
+INDEX_NAME = "index.sqlite"
+_ATTEMPT_COLUMNS = (
+    "attempt", "key", "state", "error_class", "error", "median_ms", "p10_ms", "p90_ms", "min_ms", "mean_ms",
+    "n", "compile_s", "peak_mib", "extra_mib", "cluster", "job_id", "node", "log", "started", "finished",
+    "file", "source",
+)
+_CASE_COLUMNS = ("key", "part", "model", "system", "device", "dtype", "scale", "seqlen", "dims", "protocol")
+
+
+@dataclass
+class SyncReport:
+    new_results: int = 0
+    new_campaigns: int = 0
+    bad_files: list[tuple[str, str]] = field(default_factory=list)
+
+
+def case_row(case: dict) -> tuple:
+    dims = case["dims"]
+    seqlen = dims.get("q_len", dims.get("seq", 0))
+    return (case["key"], case["part"], case["model"], case["system"], case["device"], case["dtype"],
+            case.get("scale", ""), seqlen, json.dumps(dims, sort_keys=True), case.get("protocol", 0))
+
+
+def attempt_row(record: dict, file: str, source: str = "ftrun") -> tuple:
+    t = record.get("timing") or {}
+    mem = record.get("memory") or {}
+    run = record.get("run") or {}
+    values = {
+        "attempt": record["attempt"], "key": record["key"], "state": record["state"],
+        "error_class": record.get("error_class"), "error": (record.get("error") or "")[:500] or None,
+        "median_ms": t.get("median"), "p10_ms": t.get("p10"), "p90_ms": t.get("p90"), "min_ms": t.get("min"),
+        "mean_ms": t.get("mean"), "n": t.get("n"), "compile_s": record.get("compile_s"),
+        "peak_mib": mem.get("peak_mib"), "extra_mib": mem.get("extra_mib"), "cluster": run.get("cluster"),
+        "job_id": run.get("job_id"), "node": run.get("node"), "log": run.get("log"),
+        "started": record.get("started"), "finished": record.get("finished"), "file": file, "source": source,
+    }
+    return tuple(values[c] for c in _ATTEMPT_COLUMNS)
+
+
+class Index:
+    """Open (and migrate) the index of one runs folder."""
+
+    def __init__(self, runs_dir: Path):
+        self.runs_dir = Path(runs_dir)
+        self.path = self.runs_dir / INDEX_NAME
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        migrate(self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---- ingestion -------------------------------------------------------------------------------
+
+    def sync(self) -> SyncReport:
+        """Read every result and campaign file not read before."""
+        report = SyncReport()
+        seen = {row[0] for row in self.db.execute("SELECT name FROM ingested")}
+        for sub, ingest in (("campaigns", self._ingest_campaign), ("results", self._ingest_result)):
+            folder = self.runs_dir / sub
+            if not folder.is_dir():
+                continue
+            names = sorted(e.name for e in os.scandir(folder)
+                           if e.name.endswith(".json") and not e.name.startswith("."))
+            fresh = [n for n in names if f"{sub}/{n}" not in seen]
+            for start in range(0, len(fresh), 2000):
+                self._ingest_batch(sub, folder, fresh[start:start + 2000], ingest, report)
+        return report
+
+    def _ingest_batch(self, sub, folder, names, ingest, report) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for name in names:
+                error = None
+                try:
+                    ingest(folder / name, report)
+                except ValueError as e:
+                    error = str(e)
+                    report.bad_files.append((f"{sub}/{name}", error))
+                self.db.execute("INSERT OR IGNORE INTO ingested VALUES (?, ?)", (f"{sub}/{name}", error))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def _ingest_result(self, path: Path, report: SyncReport) -> None:
+        record = read_record(path)
+        self.add_result(record, f"results/{path.name}")
+        report.new_results += 1
+
+    def add_result(self, record: dict, file: str, source: str = "ftrun") -> None:
+        self.db.execute(f"INSERT OR IGNORE INTO cases VALUES ({','.join('?' * len(_CASE_COLUMNS))})",
+                        case_row(record["case"]))
+        self.db.execute(f"INSERT OR IGNORE INTO attempts VALUES ({','.join('?' * len(_ATTEMPT_COLUMNS))})",
+                        attempt_row(record, file, source))
+
+    def _ingest_campaign(self, path: Path, report: SyncReport) -> None:
+        try:
+            c = json.loads(path.read_text())
+            row = (c["id"], c["experiment"], c["cluster"], c.get("scale"), c.get("device"), c.get("created"))
+            cases = c["cases"]
+        except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
+            raise ValueError(f"{path}: not a campaign file ({e})") from None
+        self.db.execute("INSERT OR IGNORE INTO campaigns VALUES (?,?,?,?,?,?)", row)
+        for case in cases:
+            self.db.execute(f"INSERT OR IGNORE INTO cases VALUES ({','.join('?' * len(_CASE_COLUMNS))})",
+                            case_row(case))
+            self.db.execute("INSERT OR IGNORE INTO members VALUES (?, ?)", (c["id"], case["key"]))
+        report.new_campaigns += 1
+
+    def rebuild(self) -> SyncReport:
+        """Forget everything and read all files again."""
+        self.db.execute("BEGIN IMMEDIATE")
+        for table in ("ingested", "cases", "attempts", "campaigns", "members"):
+            self.db.execute(f"DELETE FROM {table}")
+        self.db.execute("COMMIT")
+        return self.sync()
+
+    # ---- queries ---------------------------------------------------------------------------------
+
+    def latest(self, keys: list[str] | None = None) -> dict[str, sqlite3.Row]:
+        """The latest finished attempt of each case (the one that decides its state)."""
+        sql = """SELECT * FROM (SELECT a.*, ROW_NUMBER() OVER (PARTITION BY a.key
+                 ORDER BY a.finished DESC, a.attempt DESC) AS rn FROM attempts a) WHERE rn = 1"""
+        rows = {r["key"]: r for r in self.db.execute(sql)}
+        return rows if keys is None else {k: rows[k] for k in keys if k in rows}
+
+    def attempts(self, key: str) -> list[sqlite3.Row]:
+        return list(self.db.execute("SELECT * FROM attempts WHERE key = ? ORDER BY finished", (key,)))
+
+    def members(self) -> list[sqlite3.Row]:
+        """(experiment, cluster, case columns) for every planned case, once per experiment and cluster."""
+        sql = """SELECT DISTINCT c.experiment, c.cluster, k.* FROM members m
+                 JOIN campaigns c ON c.id = m.campaign JOIN cases k ON k.key = m.key"""
+        return list(self.db.execute(sql))
+
+    def measurements(self) -> list[sqlite3.Row]:
+        """Every case's latest attempt joined with the case's fields: what figures and exports read."""
+        sql = """SELECT k.*, a.attempt, a.state, a.error_class, a.error, a.median_ms, a.p10_ms, a.p90_ms,
+                 a.min_ms, a.mean_ms, a.n, a.compile_s, a.peak_mib, a.extra_mib, a.cluster, a.job_id,
+                 a.node, a.finished, a.source
+                 FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY key ORDER BY finished DESC, attempt DESC)
+                       AS rn FROM attempts) a JOIN cases k ON k.key = a.key WHERE a.rn = 1
+                 ORDER BY k.part, k.model, k.device, k.seqlen, k.system"""
+        return list(self.db.execute(sql))

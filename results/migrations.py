@@ -1,0 +1,39 @@
+"""Schema migrations of the SQLite index, applied in order and recorded in PRAGMA user_version.
+
+The index is derived data (it can always be rebuilt from the files), but migrations keep an index
+written by an older ftrun usable without a rebuild.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[str] = [
+    # 1: files read, cases, attempts (one row per result file), campaigns and their members
+    """
+    CREATE TABLE ingested (name TEXT PRIMARY KEY, error TEXT);
+    CREATE TABLE cases (
+        key TEXT PRIMARY KEY, part TEXT, model TEXT, system TEXT, device TEXT, dtype TEXT,
+        scale TEXT, seqlen INTEGER, dims TEXT, protocol INTEGER);
+    CREATE TABLE attempts (
+        attempt TEXT PRIMARY KEY, key TEXT NOT NULL, state TEXT NOT NULL, error_class TEXT, error TEXT,
+        median_ms REAL, p10_ms REAL, p90_ms REAL, min_ms REAL, mean_ms REAL, n INTEGER,
+        compile_s REAL, peak_mib REAL, extra_mib REAL, cluster TEXT, job_id TEXT, node TEXT, log TEXT,
+        started TEXT, finished TEXT, file TEXT, source TEXT);
+    CREATE INDEX attempts_by_key ON attempts (key, finished);
+    CREATE TABLE campaigns (
+        id TEXT PRIMARY KEY, experiment TEXT, cluster TEXT, scale TEXT, device TEXT, created TEXT);
+    CREATE TABLE members (campaign TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (campaign, key));
+    CREATE INDEX members_by_key ON members (key);
+    """,
+]
+
+
+def migrate(db: sqlite3.Connection) -> int:
+    """Apply the migrations this index has not seen; returns the resulting version."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise RuntimeError(f"index schema {version} is newer than this ftrun ({len(MIGRATIONS)}): upgrade ftrun")
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+    return len(MIGRATIONS)
