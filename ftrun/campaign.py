@@ -68,11 +68,16 @@ def resolve_device_and_scale(cluster: Cluster, scale: str | None) -> tuple[str, 
 
 
 def make_plan(settings: Settings, experiment: str, cluster_name: str | None, scale: str | None,
-              filters: dict[str, set[str]], force: bool = False) -> Plan:
+              filters: dict[str, set[str]], force: bool = False, weights: Path | None = None) -> Plan:
     choose("experiment", experiment, EXPERIMENTS)
     cluster = settings.cluster(cluster_name)
     device, scale, notes = resolve_device_and_scale(cluster, scale or EXPERIMENTS[experiment].default_scale)
-    cases = expand_plan(experiment, scale, device, filters)
+    e2e_options = {}
+    if weights is not None:
+        if not Path(weights).exists():
+            raise FtrunError(f"weights {weights} do not exist: give a Hugging Face safetensors checkpoint folder")
+        e2e_options["weights"] = str(Path(weights).resolve())
+    cases = expand_plan(experiment, scale, device, filters, e2e_options)
     missing = sorted({c.system for c in cases} - set(REGISTRY))
     if missing:
         notes.append(f"not in this ftrun yet, left out: {', '.join(missing)}")

@@ -58,6 +58,8 @@ def submit(
         "--only", help="key=value filter (model, system, seqlen, part); repeatable")] = None,
     force: Annotated[bool, typer.Option(help="re-run cases that already have a result")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would run; run nothing")] = False,
+    weights: Annotated[Path | None, typer.Option(
+        help="e2e: a local Hugging Face safetensors checkpoint [default: seeded random weights]")] = None,
     runs_dir: RunsDir = None,
     config: Config = None,
 ):
@@ -72,7 +74,7 @@ def submit(
     from ftrun.submit import submit_experiment
 
     settings = _settings(config, runs_dir)
-    submit_experiment(settings, experiment, cluster, scale, only or [], force, dry_run, sys.argv, render)
+    submit_experiment(settings, experiment, cluster, scale, only or [], force, dry_run, sys.argv, render, weights)
 
 
 @app.command()

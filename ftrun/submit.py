@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ftrun.campaign import chunks, make_plan, parse_filters, write_campaign
 from ftrun.errors import FtrunError
 from ftrun.settings import Settings
@@ -19,12 +21,13 @@ def check_writable(settings: Settings) -> None:
 
 
 def submit_experiment(settings: Settings, experiment: str, cluster: str | None, scale: str | None,
-                      only: list[str], force: bool, dry_run: bool, argv: list[str], render) -> list[dict]:
+                      only: list[str], force: bool, dry_run: bool, argv: list[str], render,
+                      weights: Path | None = None) -> list[dict]:
     filters = parse_filters(only)
     settings.cluster(cluster)
     if not dry_run:
         check_writable(settings)
-    plan = make_plan(settings, experiment, cluster, scale, filters, force)
+    plan = make_plan(settings, experiment, cluster, scale, filters, force, weights)
     chunk_list = chunks(plan)
     render.plan_summary(plan, len(chunk_list))
     if dry_run:

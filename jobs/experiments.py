@@ -50,8 +50,13 @@ EXPERIMENTS: dict[str, Experiment] = {
 FILTER_KEYS = ("model", "system", "seqlen", "part")
 
 
-def expand(experiment: Experiment, scale: Scale, device: str, parts: tuple[str, ...] | None = None) -> list[CaseSpec]:
-    """Every case of an experiment at one scale on one device class, in figure order."""
+def expand(experiment: Experiment, scale: Scale, device: str, parts: tuple[str, ...] | None = None,
+           e2e_options: dict[str, str] | None = None) -> list[CaseSpec]:
+    """Every case of an experiment at one scale on one device class, in figure order.
+
+    `e2e_options` (e.g. {"weights": path}) are attached to the e2e cases and become part of their identity.
+    """
+    e2e_opts = tuple(sorted((e2e_options or {}).items()))
     cases = []
     for part in experiment.parts:
         if parts is not None and part.part not in parts:
@@ -60,8 +65,9 @@ def expand(experiment: Experiment, scale: Scale, device: str, parts: tuple[str, 
         for model in part.models:
             for seqlen in part.seqlens:
                 for system in part.systems:
+                    options = e2e_opts if part.part == "e2e" else ()
                     cases.append(CaseSpec(part.part, model, system, dims_of(scale, seqlen), scale.dtype, device,
-                                          scale.name))
+                                          scale.name, options=options))
     return cases
 
 
@@ -77,9 +83,10 @@ def matches(case: CaseSpec, filters: dict[str, set[str]], full_seqlen: dict[int,
     return True
 
 
-def plan(name: str, scale_name: str, device: str, filters: dict[str, set[str]] | None = None) -> list[CaseSpec]:
+def plan(name: str, scale_name: str, device: str, filters: dict[str, set[str]] | None = None,
+         e2e_options: dict[str, str] | None = None) -> list[CaseSpec]:
     experiment = EXPERIMENTS[name]
     scale = SCALES[scale_name]
     # a filter on seqlen speaks the paper's lengths, whatever the scale
     full_of = {v: k for k, v in scale.seqlens.items()}
-    return [c for c in expand(experiment, scale, device) if matches(c, filters or {}, full_of)]
+    return [c for c in expand(experiment, scale, device, e2e_options=e2e_options) if matches(c, filters or {}, full_of)]

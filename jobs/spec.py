@@ -73,6 +73,8 @@ class CaseSpec:
 
     `dims` are the program's sizes (batch, heads, kv_heads, head_dim, q_len, kv_len for kernels;
     plus layers, hidden, intermediate for e2e). `scale` is a label only: the dims are the identity.
+    `options` are further settings that change the result (e.g. an e2e weights checkpoint); they join the
+    identity only when present, so cases without options keep their keys.
     """
 
     part: str
@@ -83,6 +85,7 @@ class CaseSpec:
     device: str
     scale: str = "full"
     protocol: int = PROTOCOL_VERSION
+    options: tuple[tuple[str, str], ...] = ()
 
     @property
     def key(self) -> str:
@@ -96,16 +99,23 @@ class CaseSpec:
     def dim(self, name: str) -> int:
         return dict(self.dims)[name]
 
+    def option(self, name: str, default: str | None = None) -> str | None:
+        return dict(self.options).get(name, default)
+
     def identity(self) -> dict:
-        return {
+        ident = {
             "part": self.part, "model": self.model, "system": self.system,
             "dims": dict(self.dims), "dtype": self.dtype, "device": self.device,
             "protocol": self.protocol,
         }
+        if self.options:
+            ident["options"] = dict(self.options)
+        return ident
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["dims"] = dict(self.dims)
+        d["options"] = dict(self.options)
         d["key"] = self.key
         return d
 
@@ -115,6 +125,7 @@ class CaseSpec:
             part=d["part"], model=d["model"], system=d["system"],
             dims=tuple(sorted(d["dims"].items())), dtype=d["dtype"], device=d["device"],
             scale=d.get("scale", "full"), protocol=d.get("protocol", PROTOCOL_VERSION),
+            options=tuple(sorted((d.get("options") or {}).items())),
         )
 
     def label(self) -> str:
