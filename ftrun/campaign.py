@@ -20,7 +20,7 @@ from ftrun.settings import Cluster, Settings
 from jobs.experiments import EXPERIMENTS, FILTER_KEYS
 from jobs.experiments import plan as expand_plan
 from jobs.spec import KERNEL_MODELS, PARTS, SCALES, CaseSpec
-from jobs.systems import BASELINE, REGISTRY
+from jobs.systems import BASELINE, systems
 from results.index import Index
 from results.records import now, write_json_atomic
 
@@ -40,7 +40,7 @@ class Plan:
 def parse_filters(items: list[str]) -> dict[str, set[str]]:
     """['model=attn', 'model=h2o', 'system=torch'] -> {'model': {'attn', 'h2o'}, 'system': {'torch'}}."""
     filters: dict[str, set[str]] = {}
-    valid_values = {"model": KERNEL_MODELS, "system": tuple(REGISTRY), "part": PARTS}
+    valid_values = {"model": KERNEL_MODELS, "system": tuple(systems()), "part": PARTS}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not value:
@@ -78,13 +78,17 @@ def make_plan(settings: Settings, experiment: str, cluster_name: str | None, sca
             raise FtrunError(f"weights {weights} do not exist: give a Hugging Face safetensors checkpoint folder")
         e2e_options["weights"] = str(Path(weights).resolve())
     cases = expand_plan(experiment, scale, device, filters, e2e_options)
-    missing = sorted({c.system for c in cases} - set(REGISTRY))
+    known = systems()
+    missing = sorted({c.system for c in cases} - set(known))
     if missing:
         notes.append(f"not in this ftrun yet, left out: {', '.join(missing)}")
-        cases = [c for c in cases if c.system in REGISTRY]
+        cases = [c for c in cases if c.system in known]
     if not cases:
         raise FtrunError(f"no case of {experiment} matches the filters {_show(filters)}")
     plan = Plan(experiment, cluster, scale, device, cases, [], notes=notes)
+    if not settings.runs_dir.exists():
+        plan.to_run = [(case, decide([], cluster.retries, force)) for case in cases]
+        return plan
     with Index(settings.runs_dir) as index:
         index.sync()
         for case in cases:

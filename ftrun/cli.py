@@ -127,11 +127,11 @@ def list_things():
     from ftrun import render
     from jobs.experiments import EXPERIMENTS
     from jobs.spec import KERNEL_MODELS, SCALES
-    from jobs.systems import REGISTRY
+    from jobs.systems import systems
 
     render.rows_table("experiments", ["name", "about"], [[e.name, e.about] for e in EXPERIMENTS.values()])
     render.rows_table("scales", ["name", "about"], [[s.name, s.about] for s in SCALES.values()])
-    render.line(f"systems: {', '.join(REGISTRY)}")
+    render.line(f"systems: {', '.join(systems())}")
     render.line(f"models: {', '.join(KERNEL_MODELS)}")
 
 
@@ -145,10 +145,9 @@ def clusters(config: Config = None, runs_dir: RunsDir = None):
 
     settings = _settings(config, runs_dir)
     render.line(f"config: {settings.source or '(none: built-in defaults)'}; runs folder: {settings.runs_dir}")
-    fields = ["kind", "partition", "device", "gres", "cpus", "memory", "max_tasks", "case_timeout_min",
-              "time_limits", "retries", "setup"]
-    rows = [[name, *[asdict(c)[f] for f in fields]] for name, c in settings.clusters.items()]
-    render.rows_table("clusters", ["name", *fields], rows)
+    blocks = {name: {k: v for k, v in asdict(c).items() if k != "name" and v not in (None, {}, ())}
+              for name, c in settings.clusters.items()}
+    render.settings_blocks("clusters", blocks)
 
 
 @results_app.command("export")

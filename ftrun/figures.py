@@ -39,7 +39,7 @@ def select(rows: list[dict], experiment: str) -> tuple[list[dict], list[str], li
         systems += [s for s in part.systems if s not in systems]
         for r in rows:
             if r["source"] == "paper":
-                keep = r["figure"] == experiment and r["part"] == part.part
+                keep = r["figure"] == experiment
             else:
                 keep = (r["part"] == part.part and r["model"] in part.models and r["system"] in part.systems
                         and r["full_seqlen"] in part.seqlens)

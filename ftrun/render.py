@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Iterator
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -17,11 +18,11 @@ STATE_STYLE = {"DONE": "green", "NS": "yellow", "OOM": "magenta", "TLE": "magent
 
 
 def error(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
 
 
 def note(message: str) -> None:
-    err.print(f"[dim]{message}[/]", soft_wrap=True)
+    err.print(f"[dim]{escape(message)}[/]", soft_wrap=True)
 
 
 def line(message: str) -> None:
@@ -76,7 +77,7 @@ def _record_line(spec, record) -> str:
         t = record["timing"]
         return f"  {styled_state(state)} {spec.label()}  {t['median']:.4g} ms (p10 {t['p10']:.4g}, p90 {t['p90']:.4g})"
     reason = (record.get("error") or "").splitlines()[0][:160]
-    return f"  {styled_state(state)} {spec.label()}  {reason}"
+    return f"  {styled_state(state)} {spec.label()}  {escape(reason)}"
 
 
 def status(report, show_cases: bool) -> None:
@@ -128,6 +129,15 @@ def _cell(c) -> str:
     if c.state == "DONE":
         return f"{c.median_ms:.4g}"
     return styled_state(c.state.split("(")[0])
+
+
+def settings_blocks(title: str, blocks: dict[str, dict]) -> None:
+    """One block of `key: value` lines per item (clusters): readable at any terminal width."""
+    out.print(f"[bold]{escape(title)}[/]")
+    for name, values in blocks.items():
+        out.print(f"[bold]{escape(name)}[/]")
+        for key, value in values.items():
+            out.print(f"  {key}: {escape(str(value))}", soft_wrap=True)
 
 
 def rows_table(title: str, columns: list[str], rows: list[list]) -> None:

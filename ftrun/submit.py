@@ -24,15 +24,13 @@ def submit_experiment(settings: Settings, experiment: str, cluster: str | None, 
                       only: list[str], force: bool, dry_run: bool, argv: list[str], render,
                       weights: Path | None = None) -> list[dict]:
     filters = parse_filters(only)
-    settings.cluster(cluster)
-    if not dry_run:
-        check_writable(settings)
     plan = make_plan(settings, experiment, cluster, scale, filters, force, weights)
     chunk_list = chunks(plan)
     render.plan_summary(plan, len(chunk_list))
     if dry_run:
         render.dry_run(chunk_list)
         return []
+    check_writable(settings)
     campaign_id = write_campaign(settings.runs_dir, plan, argv)
     if not plan.to_run:
         render.line("nothing to run: every case has a result (use --force to run again)")

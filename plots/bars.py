@@ -10,6 +10,12 @@ from plots.style import SYSTEM_COLORS, device_label, model_label, system_label
 
 def bar_figure(rows: list[dict], models: list[str], systems: list[str], title: str, out_dir: Path,
                name: str) -> list[Path]:
+    fig, plotted = build(rows, models, systems, title)
+    return save(fig, out_dir, name, plotted)
+
+
+def build(rows: list[dict], models: list[str], systems: list[str], title: str):
+    """The figure (rows of devices × columns of models) and the rows it plots."""
     plt = pyplot()
     devices = device_rows(rows) or ["(no results)"]
     fig, axes = plt.subplots(len(devices), len(models), figsize=(2.3 * len(models) + 1, 2.6 * len(devices)),
@@ -29,7 +35,7 @@ def bar_figure(rows: list[dict], models: list[str], systems: list[str], title: s
                fontsize=8, frameon=False, bbox_to_anchor=(0.5, -0.02 - 0.02 * (len(shown) > 7)))
     fig.suptitle(title, fontsize=11)
     fig.tight_layout(rect=(0, 0.06, 1, 0.97))
-    return save(fig, out_dir, name, plotted)
+    return fig, plotted
 
 
 def _panel(ax, panel: list[dict], systems: list[str]) -> list[dict]:

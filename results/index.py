@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +55,20 @@ def attempt_row(record: dict, file: str, source: str = "ftrun") -> tuple:
     return tuple(values[c] for c in _ATTEMPT_COLUMNS)
 
 
+def _set_wal(db: sqlite3.Connection, patience_s: float = 60.0) -> None:
+    """Switch to WAL. Changing the journal mode ignores the busy timeout, so retry while another
+    process holds the database (two ftrun processes opening a fresh index at once)."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class Index:
     """Open (and migrate) the index of one runs folder."""
 
@@ -63,7 +78,7 @@ class Index:
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
+        _set_wal(self.db)
         self.db.execute("PRAGMA synchronous=NORMAL")
         migrate(self.db)
 

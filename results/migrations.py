@@ -30,10 +30,22 @@ MIGRATIONS: list[str] = [
 
 
 def migrate(db: sqlite3.Connection) -> int:
-    """Apply the migrations this index has not seen; returns the resulting version."""
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version > len(MIGRATIONS):
-        raise RuntimeError(f"index schema {version} is newer than this ftrun ({len(MIGRATIONS)}): upgrade ftrun")
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+    """Apply the migrations this index has not seen; returns the resulting version.
+
+    The version is read inside an IMMEDIATE transaction, so two processes opening a new index at once
+    cannot both apply the same migration.
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise RuntimeError(f"index schema {version} is newer than this ftrun ({len(MIGRATIONS)}): upgrade ftrun")
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            for statement in filter(str.strip, script.split(";")):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
     return len(MIGRATIONS)

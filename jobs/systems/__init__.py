@@ -1,11 +1,14 @@
 """The systems registry: name -> where its adapter lives. Importing this module does not import torch.
 
-A system joins by adding one line here and one module beside this file.
+A system joins by adding one line here and one module beside this file. Systems that live outside
+ftrun (a lab's own compiler) join without editing it: FTRUN_SYSTEMS="name=module:factory;..." adds them
+for the process and the workers it starts.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 
 from jobs.systems.base import NotSupported, System
 
@@ -21,11 +24,23 @@ REGISTRY: dict[str, str] = {
 BASELINE = "torch"
 
 
+def systems() -> dict[str, str]:
+    """The built-in registry plus the plug-ins named in FTRUN_SYSTEMS."""
+    extra = {}
+    for item in filter(None, os.environ.get("FTRUN_SYSTEMS", "").split(";")):
+        name, sep, target = item.partition("=")
+        if not sep or ":" not in target:
+            raise ValueError(f"FTRUN_SYSTEMS entry {item!r} is not name=module:factory")
+        extra[name.strip()] = target.strip()
+    return {**REGISTRY, **extra}
+
+
 def get_system(name: str) -> System:
-    if name not in REGISTRY:
-        raise KeyError(f"unknown system {name!r}; valid: {', '.join(REGISTRY)}")
-    module, factory = REGISTRY[name].split(":")
+    known = systems()
+    if name not in known:
+        raise KeyError(f"unknown system {name!r}; valid: {', '.join(known)}")
+    module, factory = known[name].split(":")
     return getattr(importlib.import_module(module), factory)()
 
 
-__all__ = ["REGISTRY", "BASELINE", "NotSupported", "System", "get_system"]
+__all__ = ["REGISTRY", "BASELINE", "NotSupported", "System", "get_system", "systems"]

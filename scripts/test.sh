@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The CPU test suite, as CI runs it. GPU tests (marker `gpu`) run on the device machine instead:
+#   FTRUN_TEST_GPU=1 python3 -m pytest -m gpu
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+exec "$PY" -m pytest -m "not gpu" "$@"

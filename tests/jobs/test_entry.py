@@ -1,0 +1,76 @@
+"""The job side end to end on the CPU: a case's record, and each failure class it can end in."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from jobs.entry import run_case
+from jobs.experiments import plan
+from jobs.runner import ChunkRun, run_chunk
+from jobs.spec import SCALES, CaseSpec, kernel_dims
+from results.records import read_record
+
+
+def spec(system: str, model: str = "attn", scale: str = "tiny") -> CaseSpec:
+    return CaseSpec("kernel", model, system, kernel_dims(SCALES[scale], 4096), "float16", "cpu", scale)
+
+
+def test_record_of_a_measured_case(runs_dir):
+    record = run_case(spec("torch", "h2o"), runs_dir)
+    assert record["state"] == "done"
+    t = record["timing"]
+    assert t["method"] == "perf_counter" and t["n"] >= 10 and len(t["samples"]) == t["n"]
+    assert t["p10"] <= t["median"] <= t["p90"] and t["min"] <= t["median"]
+    assert set(record["check"]["outputs"]) == {"out", "h2o_score"}
+    prov = record["provenance"]
+    assert prov["torch"] and prov["host"] and "commit" in prov["code"]
+    on_disk = read_record(runs_dir / "results" / f"{record['key']}--{record['attempt']}.json")
+    assert on_disk == json.loads(json.dumps(record))
+    assert not list((runs_dir / "results").glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("system, error_class, message", [
+    ("fake-wrong", "wrong_result", "out: "),
+    ("fake-raises", "compile_error", "aten.frobnicate"),
+    ("fake-unwritten", "wrong_result", "NaN/inf values"),
+    ("fake-mutates", "wrong_result", "modified its inputs"),
+    ("fake-oom", "oom", "out of memory"),
+    ("korch", "unsupported", "not publicly available"),
+])
+def test_failures_are_classified_and_never_timed(runs_dir, system, error_class, message):
+    record = run_case(spec(system), runs_dir)
+    assert (record["state"], record["error_class"]) == ("failed", error_class)
+    assert message in record["error"]
+    assert record["timing"] is None
+
+
+def test_same_inputs_for_every_system_of_a_case():
+    from jobs.entry import input_seed
+
+    a, b = spec("torch"), spec("inductor")
+    assert input_seed(a) == input_seed(b) and a.key != b.key
+    assert input_seed(a) != input_seed(spec("torch", "h2o"))
+
+
+def test_runner_survives_a_hang_and_a_dead_process_and_keeps_finished_cases(runs_dir, tmp_path):
+    cases = [spec("torch"), spec("fake-hangs"), spec("torch", "h2o"), spec("fake-dies"), spec("torch", "corm")]
+    limits = {"fake-hangs": 20.0}
+    cfg = ChunkRun(runs_dir, lambda s: limits.get(s.system, 300.0), tmp_path / "chunk.log", run={"cluster": "test"})
+    records = run_chunk(cases, cfg)
+    states = [(r["case"]["system"], r["state"], r["error_class"]) for r in records]
+    assert states == [
+        ("torch", "done", None), ("fake-hangs", "failed", "timeout"), ("torch", "done", None),
+        ("fake-dies", "failed", "crash"), ("torch", "done", None),
+    ]
+    assert "status 7" in records[3]["error"] and "20 s" in records[1]["error"]
+    assert len(list((runs_dir / "results").glob("*.json"))) == 5
+    assert all(r["run"]["log"] == str(tmp_path / "chunk.log") for r in records)
+    assert "[ftrun] case" in Path(tmp_path / "chunk.log").read_text()
+
+
+def test_experiments_expand_with_filters():
+    cases = plan("fig13", "small", "cpu", {"seqlen": {"1024", "8192"}, "system": {"torch"}})
+    assert [c.seqlen for c in cases] == [SCALES["small"].seq(1024), SCALES["small"].seq(8192)]
+    both = plan("fig12", "small", "cpu", {"model": {"attn", "h2o"}, "system": {"torch"}})
+    assert {(c.model, c.system) for c in both if c.part == "kernel"} == {("attn", "torch"), ("h2o", "torch")}
