@@ -11,13 +11,14 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from ftrun.devices import local_device
 from ftrun.errors import FtrunError, choose
 from ftrun.policy import Decision, decide
 from ftrun.settings import Cluster, Settings
-from jobs.experiments import EXPERIMENTS, FILTER_KEYS
+from jobs.experiments import FILTER_KEYS, experiments
 from jobs.experiments import plan as expand_plan
 from jobs.spec import KERNEL_MODELS, PARTS, SCALES, CaseSpec
 from jobs.systems import BASELINE, systems
@@ -35,6 +36,8 @@ class Plan:
     to_run: list[tuple[CaseSpec, Decision]]
     skipped: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # cases neither run now nor final (in flight, backing off): a follower waits for them
+    unsettled: int = 0
 
 
 def parse_filters(items: list[str]) -> dict[str, set[str]]:
@@ -68,10 +71,11 @@ def resolve_device_and_scale(cluster: Cluster, scale: str | None) -> tuple[str, 
 
 
 def make_plan(settings: Settings, experiment: str, cluster_name: str | None, scale: str | None,
-              filters: dict[str, set[str]], force: bool = False, weights: Path | None = None) -> Plan:
-    choose("experiment", experiment, EXPERIMENTS)
+              filters: dict[str, set[str]], force: bool = False, weights: Path | None = None,
+              in_flight: frozenset[str] = frozenset(), now: datetime | None = None) -> Plan:
+    choose("experiment", experiment, experiments())
     cluster = settings.cluster(cluster_name)
-    device, scale, notes = resolve_device_and_scale(cluster, scale or EXPERIMENTS[experiment].default_scale)
+    device, scale, notes = resolve_device_and_scale(cluster, scale or experiments()[experiment].default_scale)
     e2e_options = {}
     if weights is not None:
         if not Path(weights).exists():
@@ -92,12 +96,14 @@ def make_plan(settings: Settings, experiment: str, cluster_name: str | None, sca
     with Index(settings.runs_dir) as index:
         index.sync()
         for case in cases:
-            decision = decide(index.attempts(case.key), cluster.retries, force)
+            decision = decide(index.attempts(case.key), cluster.retries, force, case.key in in_flight, now,
+                              cluster.backoff_s)
             if decision.run:
                 plan.to_run.append((case, decision))
             else:
                 reason = decision.why.split(":")[0]
                 plan.skipped[reason] = plan.skipped.get(reason, 0) + 1
+                plan.unsettled += 0 if decision.final else 1
     return plan
 
 

@@ -60,6 +60,9 @@ def submit(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would run; run nothing")] = False,
     weights: Annotated[Path | None, typer.Option(
         help="e2e: a local Hugging Face safetensors checkpoint [default: seeded random weights]")] = None,
+    follow: Annotated[bool, typer.Option(
+        "--follow", help="Slurm: stay until every case is final, topping up to the cap and retrying")] = False,
+    poll: Annotated[float, typer.Option(help="--follow: seconds between looks at Slurm")] = 15.0,
     runs_dir: RunsDir = None,
     config: Config = None,
 ):
@@ -69,12 +72,14 @@ def submit(
       ftrun submit fig12 --cluster local
       ftrun submit fig12 --cluster local --scale small --only model=attn --only model=h2o
       ftrun submit fig13 --only system=torch --only system=inductor --dry-run
+      ftrun submit fig12 --cluster a100 --follow
     """
     from ftrun import render
-    from ftrun.submit import submit_experiment
+    from ftrun.submit import Request, submit_experiment
 
     settings = _settings(config, runs_dir)
-    submit_experiment(settings, experiment, cluster, scale, only or [], force, dry_run, sys.argv, render, weights)
+    request = Request(experiment, cluster, scale, tuple(only or ()), force, weights)
+    submit_experiment(settings, request, dry_run, sys.argv, render, follow, poll)
 
 
 @app.command()
@@ -82,19 +87,34 @@ def submit(
 def status(
     experiment: Annotated[str | None, typer.Argument(help="only this experiment")] = None,
     cases: Annotated[bool, typer.Option("--cases/--summary", help="also show every case's state")] = True,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="refresh until Ctrl-C")] = False,
+    every: Annotated[float, typer.Option(help="--watch: seconds between refreshes")] = 15.0,
     runs_dir: RunsDir = None,
     config: Config = None,
 ):
-    """Show every submitted case's state: DONE, NS, OOM, TLE, FAIL, NEW.
+    """Show every submitted case's state: NEW, QUEUED, RUNNING, DONE, NS, OOM, TLE, FAIL, CANCELLED.
 
-    [bold]Example[/]
+    State comes from result files first, then sacct, squeue and heartbeats for what is in flight.
+
+    [bold]Examples[/]
       ftrun status fig12 --summary
+      ftrun status --watch
     """
+    import time
+
     from ftrun import render
     from ftrun.status import collect
 
     settings = _settings(config, runs_dir)
-    render.status(collect(settings.runs_dir, experiment), cases)
+    parallel = {name: c.max_tasks for name, c in settings.clusters.items()}
+    while True:
+        report = collect(settings.runs_dir, experiment, parallel=parallel)
+        if watch:
+            render.clear()
+        render.status(report, cases)
+        if not watch:
+            return
+        time.sleep(every)
 
 
 @app.command()
@@ -125,11 +145,11 @@ def plot(
 def list_things():
     """List experiments, systems, models and scales."""
     from ftrun import render
-    from jobs.experiments import EXPERIMENTS
+    from jobs.experiments import experiments
     from jobs.spec import KERNEL_MODELS, SCALES
     from jobs.systems import systems
 
-    render.rows_table("experiments", ["name", "about"], [[e.name, e.about] for e in EXPERIMENTS.values()])
+    render.rows_table("experiments", ["name", "about"], [[e.name, e.about] for e in experiments().values()])
     render.rows_table("scales", ["name", "about"], [[s.name, s.about] for s in SCALES.values()])
     render.line(f"systems: {', '.join(systems())}")
     render.line(f"models: {', '.join(KERNEL_MODELS)}")
@@ -148,6 +168,82 @@ def clusters(config: Config = None, runs_dir: RunsDir = None):
     blocks = {name: {k: v for k, v in asdict(c).items() if k != "name" and v not in (None, {}, ())}
               for name, c in settings.clusters.items()}
     render.settings_blocks("clusters", blocks)
+
+
+@app.command()
+@command
+def logs(
+    case: Annotated[str, typer.Argument(help="a case key (or unique prefix), or model/system[@seqlen]")],
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="keep printing while the case runs")] = False,
+    tail: Annotated[int, typer.Option(help="print the last N lines")] = 100,
+    runs_dir: RunsDir = None,
+    config: Config = None,
+):
+    """Print a case's log: its running task's, else its latest attempt's.
+
+    [bold]Examples[/]
+      ftrun logs attn/inductor
+      ftrun logs 3f2a9c --follow
+    """
+    from ftrun import manage, render
+
+    settings = _settings(config, runs_dir)
+    member = manage.find_case(settings.runs_dir, case)
+    path = manage.log_path(settings.runs_dir, member)
+    if path is None or not path.exists():
+        raise FtrunError(f"case {member.spec.key} ({member.spec.label()}) has no log yet")
+    render.note(f"{member.spec.label()} [{member.spec.key}]: {path}")
+    render.follow_file(path, tail, follow, lambda: manage.log_path(settings.runs_dir, member) == path)
+
+
+@app.command()
+@command
+def cancel(
+    only: Annotated[list[str] | None, typer.Option("--only", help="key=value filter, as for submit")] = None,
+    all_cases: Annotated[bool, typer.Option("--all", help="cancel every case in flight")] = False,
+    runs_dir: RunsDir = None,
+    config: Config = None,
+):
+    """Stop cases in flight on Slurm: tasks with nothing else to do are scancelled, the rest skip them.
+
+    [bold]Example[/]
+      ftrun cancel --only system=tvm
+    """
+    from ftrun import manage, render, scheduling
+
+    if not only and not all_cases:
+        raise FtrunError("say which cases to cancel: --only key=value (repeatable) or --all")
+    settings = _settings(config, runs_dir)
+    keys = {m.spec.key for m in manage.members(settings.runs_dir, only or [])}
+    with scheduling.submit_lock(settings.runs_dir):
+        n, jobs = scheduling.cancel(settings.runs_dir, keys)
+    render.line(f"cancelled {n} case(s) in flight; scancelled {', '.join(jobs) or 'no job'}")
+
+
+@app.command()
+@command
+def retry(
+    error_class: Annotated[list[str] | None, typer.Option("--class", help="only failures of this class")] = None,
+    only: Annotated[list[str] | None, typer.Option("--only", help="key=value filter, as for submit")] = None,
+    cluster: Annotated[str | None, typer.Option("--cluster", "-c", help="run there instead")] = None,
+    runs_dir: RunsDir = None,
+    config: Config = None,
+):
+    """Run failed cases again, including final ones (wrong result, compile error, OOM, NS).
+
+    [bold]Examples[/]
+      ftrun retry --class timeout
+      ftrun retry --class compile_error --only system=flashtensor
+    """
+    from ftrun import manage, render
+    from ftrun.submit import run_plans
+
+    settings = _settings(config, runs_dir)
+    plans = manage.retry(settings, only or [], error_class or [], cluster, settings.runs_dir)
+    if not plans:
+        render.line("no failed case matches: nothing to retry")
+        return
+    run_plans(settings, plans, render)
 
 
 @results_app.command("export")

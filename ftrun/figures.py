@@ -6,7 +6,7 @@ import importlib
 from pathlib import Path
 
 from ftrun.errors import FtrunError, choose
-from jobs.experiments import EXPERIMENTS
+from jobs.experiments import experiments
 from jobs.spec import SCALES
 from results.index import Index
 from results.paper import paper_rows
@@ -32,7 +32,7 @@ def measured_rows(runs_dir: Path) -> list[dict]:
 
 def select(rows: list[dict], experiment: str) -> tuple[list[dict], list[str], list[str]]:
     """Rows of an experiment's parts (paper rows by figure name), with its models and systems in order."""
-    exp = EXPERIMENTS[experiment]
+    exp = experiments()[experiment]
     models, systems, chosen = [], [], []
     for part in exp.parts:
         models += [m for m in part.models if m not in models]
@@ -51,7 +51,7 @@ def select(rows: list[dict], experiment: str) -> tuple[list[dict], list[str], li
 
 
 def plot(experiment: str, runs_dir: Path, out_dir: Path | None, source: str = "measured") -> list[Path]:
-    choose("experiment", experiment, EXPERIMENTS)
+    choose("experiment", experiment, experiments())
     choose("source", source, SOURCES)
     rows = []
     if source in ("measured", "both"):
@@ -62,7 +62,6 @@ def plot(experiment: str, runs_dir: Path, out_dir: Path | None, source: str = "m
     if not chosen:
         hint = f"run `ftrun submit {experiment}` first, or use --source paper" if source != "paper" else ""
         raise FtrunError(f"no {source} results for {experiment} in {runs_dir}; {hint}".rstrip("; "))
-    module = importlib.import_module(f"plots.{experiment}") if experiment != "smoke" else importlib.import_module(
-        "plots.fig12")
+    module = importlib.import_module(f"plots.{experiments()[experiment].figure}")
     out = out_dir or Path(runs_dir) / "figures"
     return module.draw(chosen, models, systems, Path(out))

@@ -1,14 +1,17 @@
 """Which planned cases to run now, from their attempts so far.
 
-A case with a result (or a deterministic failure) is final and skipped; a timeout gets one retry with
-a doubled limit; transient failures are retried while the budget lasts. `force` runs everything.
+A case with a result, or a deterministic failure, is final and skipped; a timeout gets one retry with a
+doubled limit; transient failures are retried while the budget lasts, after a back-off, away from the
+nodes they failed on; a cancelled case runs again at the next submit. A case in flight is never
+submitted twice, not even with `force`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from results.records import DETERMINISTIC, TIMEOUT, TRANSIENT
+from results.records import CANCELLED, DETERMINISTIC, TIMEOUT, TRANSIENT
 
 TIMEOUT_RETRIES = 1
 TIMEOUT_SCALE = 2.0
@@ -19,10 +22,18 @@ class Decision:
     run: bool
     why: str
     limit_scale: float = 1.0
+    final: bool = True
+    exclude: tuple[str, ...] = ()
 
 
-def decide(attempts: list, retries: int, force: bool = False) -> Decision:
-    """attempts: rows with `state` and `error_class`, oldest first."""
+def decide(attempts: list, retries: int, force: bool = False, in_flight: bool = False,
+           now: datetime | None = None, backoff_s: float = 30.0) -> Decision:
+    """attempts: rows (or records) with `state`, `error_class`, `finished`, `node`, oldest first.
+
+    The n-th transient retry waits backoff_s · 4^(n-1) seconds after the failure.
+    """
+    if in_flight:
+        return Decision(False, "in flight", final=False)
     if force:
         return Decision(True, "forced")
     if not attempts:
@@ -33,14 +44,24 @@ def decide(attempts: list, retries: int, force: bool = False) -> Decision:
     cls = last["error_class"]
     if cls in DETERMINISTIC:
         return Decision(False, f"final: {cls}")
+    if cls == CANCELLED:
+        return Decision(True, "cancelled before")
     if cls == TIMEOUT:
         timeouts = sum(1 for a in attempts if a["error_class"] == TIMEOUT)
         if timeouts <= TIMEOUT_RETRIES:
             return Decision(True, "retry after timeout", TIMEOUT_SCALE ** timeouts)
         return Decision(False, "final: timeout")
     if cls in TRANSIENT:
-        transient = sum(1 for a in attempts if a["error_class"] in TRANSIENT)
-        if transient <= retries:
-            return Decision(True, f"retry after {cls} ({transient}/{retries})")
-        return Decision(False, f"final: {cls} (retry budget spent)")
+        failed = [a for a in attempts if a["error_class"] in TRANSIENT]
+        if len(failed) > retries:
+            return Decision(False, f"final: {cls} (retry budget spent)")
+        wait = backoff_s * 4 ** (len(failed) - 1)
+        if now is not None and last["finished"] and _age_s(last["finished"], now) < wait:
+            return Decision(False, f"backing off after {cls}", final=False)
+        nodes = tuple(sorted({a["node"] for a in failed if a["node"]}))
+        return Decision(True, f"retry after {cls} ({len(failed)}/{retries})", exclude=nodes)
     return Decision(True, f"unknown failure class {cls}")
+
+
+def _age_s(finished: str, now: datetime) -> float:
+    return (now - datetime.fromisoformat(finished)).total_seconds()

@@ -25,6 +25,10 @@ def note(message: str) -> None:
     err.print(f"[dim]{escape(message)}[/]", soft_wrap=True)
 
 
+def clear() -> None:
+    out.clear()
+
+
 def line(message: str) -> None:
     out.print(message, soft_wrap=True)
 
@@ -41,7 +45,7 @@ def plan_summary(plan, n_chunks: int) -> None:
          f"{len(plan.cases)} cases, {len(plan.to_run)} to run in {n_chunks} chunk(s), skipped: {skipped}")
 
 
-def dry_run(chunk_list) -> None:
+def dry_run(chunk_list, sbatch: list[str] | None = None) -> None:
     table = Table(title="would run", show_lines=False)
     for col in ("chunk", "case", "key", "why"):
         table.add_column(col)
@@ -49,6 +53,30 @@ def dry_run(chunk_list) -> None:
         for case, decision in chunk:
             table.add_row(str(i), case.label(), case.key, decision.why)
     out.print(table)
+    if sbatch:
+        out.print("[bold]sbatch options[/] (one array task per chunk):")
+        for option in sbatch:
+            out.print(f"  {escape(option)}", soft_wrap=True)
+    out.print("dry run: nothing was submitted")
+
+
+def submitted(summary, new_arrays: list[str], cluster) -> None:
+    if summary is not None:
+        line(f"submission {summary.submission}: {summary.tasks} task(s), {summary.submitted} handed to Slurm "
+             f"(arrays {', '.join(summary.arrays) or '-'}), {summary.held} held by the cap of {cluster.max_tasks}")
+        if summary.held:
+            note("held tasks are submitted as the cap frees up by `ftrun submit ... --follow` or the next submit")
+    elif new_arrays:
+        line(f"topped up: arrays {', '.join(new_arrays)}")
+
+
+def follow_view(experiment: str, runs_dir, flight, parallel: dict | None = None) -> None:
+    from ftrun.status import collect
+
+    report = collect(runs_dir, experiment, flight, parallel)
+    if out.is_terminal:
+        clear()
+    status(report, show_cases=False)
 
 
 @contextlib.contextmanager
@@ -89,16 +117,20 @@ def status(report, show_cases: bool) -> None:
     if not counts:
         line("no campaigns yet: start one with `ftrun submit fig12 --cluster local`")
         return
-    states = [s for s in ("NEW", "QUEUED", "RUNNING", "DONE", "NS", "OOM", "TLE", "FAIL")
-              if any(c.get(s) for c in counts.values())]
+    from ftrun.status import ORDER
+
+    states = [s for s in ORDER if any(c.get(s) for c in counts.values())]
     table = Table(title="cases by state")
     table.add_column("experiment")
     table.add_column("cluster")
     for s in states:
         table.add_column(styled_state(s), justify="right")
     table.add_column("total", justify="right")
+    table.add_column("eta", justify="right")
     for (experiment, cluster), c in sorted(counts.items()):
-        table.add_row(experiment, cluster, *[str(c.get(s, "")) for s in states], str(sum(c.values())))
+        eta = report.eta_s(experiment, cluster)
+        eta_text = "-" if eta is None else ("" if eta == 0 else f"{eta / 60:.0f} min" if eta > 90 else f"{eta:.0f} s")
+        table.add_row(experiment, cluster, *[str(c.get(s, "")) for s in states], str(sum(c.values())), eta_text)
     out.print(table)
     if show_cases:
         _case_grid(report)
@@ -138,6 +170,26 @@ def settings_blocks(title: str, blocks: dict[str, dict]) -> None:
         out.print(f"[bold]{escape(name)}[/]")
         for key, value in values.items():
             out.print(f"  {key}: {escape(str(value))}", soft_wrap=True)
+
+
+def follow_file(path, tail: int, follow: bool, still_running) -> None:
+    """Print the last `tail` lines; with follow, keep printing what is appended while still_running()."""
+    import time
+
+    with open(path, errors="replace") as f:
+        lines = f.readlines()
+        out.print("".join(lines[-tail:]), end="", markup=False, highlight=False, soft_wrap=True)
+        checked = time.monotonic()
+        while follow:
+            chunk = f.read()
+            if chunk:
+                out.print(chunk, end="", markup=False, highlight=False, soft_wrap=True)
+                continue
+            if time.monotonic() - checked > 10:
+                if not still_running():
+                    return
+                checked = time.monotonic()
+            time.sleep(1)
 
 
 def rows_table(title: str, columns: list[str], rows: list[list]) -> None:

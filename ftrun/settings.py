@@ -42,6 +42,7 @@ class Cluster:
     time_limits: dict = field(default_factory=dict)
     task_time_min: float | None = None
     retries: int = 3
+    backoff_s: float = 30.0
     scale: str | None = None
 
     def case_limit_s(self, system: str) -> float:
@@ -116,7 +117,7 @@ def _parse_cluster(name: str, table: dict, path: Path | None) -> Cluster:
         raise FtrunError(f"{where}: kind must be \"slurm\" or \"local\", found {kind!r}")
     if kind == "slurm" and not table.get("partition"):
         raise FtrunError(f"{where}: a slurm cluster needs a partition")
-    for key in ("max_tasks", "cases_per_task", "case_timeout_min", "task_time_min", "cpus"):
+    for key in ("max_tasks", "cases_per_task", "case_timeout_min", "task_time_min", "cpus", "backoff_s"):
         if key in table and not (isinstance(table[key], (int, float)) and table[key] > 0):
             raise FtrunError(f"{where}: {key} must be a positive number, found {table[key]!r}")
     for system, minutes in (table.get("time_limits") or {}).items():

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from ftrun.campaign import chunks, make_plan, parse_filters, write_campaign
 from ftrun.errors import FtrunError
 from ftrun.settings import Settings
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the user asked `ftrun submit` for."""
+
+    experiment: str
+    cluster: str | None
+    scale: str | None
+    only: tuple[str, ...] = ()
+    force: bool = False
+    weights: Path | None = None
 
 
 def check_writable(settings: Settings) -> None:
@@ -20,11 +35,12 @@ def check_writable(settings: Settings) -> None:
         raise FtrunError(f"runs folder {runs} is not writable ({e.strerror}); choose another with --runs-dir") from None
 
 
-def submit_experiment(settings: Settings, experiment: str, cluster: str | None, scale: str | None,
-                      only: list[str], force: bool, dry_run: bool, argv: list[str], render,
-                      weights: Path | None = None) -> list[dict]:
-    filters = parse_filters(only)
-    plan = make_plan(settings, experiment, cluster, scale, filters, force, weights)
+def submit_experiment(settings: Settings, req: Request, dry_run: bool, argv: list[str], render,
+                      follow: bool = False, poll_s: float = 15.0) -> list[dict]:
+    filters = parse_filters(list(req.only))
+    plan = make_plan(settings, req.experiment, req.cluster, req.scale, filters, req.force, req.weights)
+    if plan.cluster.kind == "slurm":
+        return _submit_slurm(settings, req, filters, dry_run, argv, render, follow, poll_s)
     chunk_list = chunks(plan)
     render.plan_summary(plan, len(chunk_list))
     if dry_run:
@@ -35,12 +51,69 @@ def submit_experiment(settings: Settings, experiment: str, cluster: str | None, 
     if not plan.to_run:
         render.line("nothing to run: every case has a result (use --force to run again)")
         return []
-    if plan.cluster.kind == "local":
-        from ftrun.backends import local
+    from ftrun.backends import local
 
-        with render.case_progress(sum(len(c) for c in chunk_list)) as (on_start, on_done):
-            records = local.run(plan, chunk_list, settings.runs_dir, campaign_id, on_start, on_done)
-        render.line(f"done: {len(records)} case runs recorded under {settings.runs_dir}; see `ftrun status`")
-        return records
-    raise FtrunError(f"cluster {plan.cluster.name!r} is of kind {plan.cluster.kind!r}, which this ftrun cannot "
-                     "submit to yet")
+    with render.case_progress(sum(len(c) for c in chunk_list)) as (on_start, on_done):
+        records = local.run(plan, chunk_list, settings.runs_dir, campaign_id, on_start, on_done)
+    render.line(f"done: {len(records)} case runs recorded under {settings.runs_dir}; see `ftrun status`")
+    return records
+
+
+def run_plans(settings: Settings, plans: list, render) -> None:
+    """Run ready-made plans (e.g. from `ftrun retry`) on their clusters."""
+    from ftrun import scheduling
+    from ftrun.backends import local
+
+    check_writable(settings)
+    for _, plan, chunk_list in plans:
+        render.plan_summary(plan, len(chunk_list))
+        if plan.cluster.kind == "local":
+            with render.case_progress(sum(len(c) for c in chunk_list)) as (on_start, on_done):
+                local.run(plan, chunk_list, settings.runs_dir, "retry", on_start, on_done)
+        else:
+            with scheduling.submit_lock(settings.runs_dir):
+                flight = scheduling.refresh(settings.runs_dir)
+                busy = [c for c, _ in plan.to_run if c.key in flight.cases]
+                if busy:
+                    raise FtrunError(f"{len(busy)} of these cases are in flight already (e.g. {busy[0].label()})")
+                render.submitted(scheduling.submit(settings, plan, chunk_list, "retry"), [], plan.cluster)
+
+
+def _submit_slurm(settings: Settings, req: Request, filters: dict, dry_run: bool, argv: list[str], render,
+                  follow: bool, poll_s: float) -> list[dict]:
+    from ftrun import scheduling
+    from ftrun.backends import slurm
+
+    cluster = settings.cluster(req.cluster)
+    slurm.require_commands()
+    slurm.check_partition(cluster.partition)
+    if dry_run:
+        plan = make_plan(settings, req.experiment, req.cluster, req.scale, filters, req.force, req.weights)
+        chunk_list = chunks(plan)
+        render.plan_summary(plan, len(chunk_list))
+        render.dry_run(chunk_list, scheduling.sbatch_preview(cluster, chunk_list))
+        return []
+    check_writable(settings)
+    campaign_id = None
+    while True:
+        with scheduling.submit_lock(settings.runs_dir):
+            flight = scheduling.refresh(settings.runs_dir)
+            plan = make_plan(settings, req.experiment, req.cluster, req.scale, filters, req.force and not campaign_id,
+                             req.weights, frozenset(flight.cases), datetime.now(timezone.utc))
+            chunk_list = chunks(plan)
+            if campaign_id is None:
+                render.plan_summary(plan, len(chunk_list))
+                campaign_id = write_campaign(settings.runs_dir, plan, argv)
+            summary = scheduling.submit(settings, plan, chunk_list, campaign_id) if plan.to_run else None
+            new = scheduling.top_up(settings.runs_dir, cluster) if summary is None else summary.arrays
+        if summary or new:
+            render.submitted(summary, new, cluster)
+        elif not follow:
+            render.line("nothing to submit: every case has a result or is in flight (use --force to run again)")
+        if not follow:
+            return []
+        render.follow_view(req.experiment, settings.runs_dir, flight, {cluster.name: cluster.max_tasks})
+        if not flight.cases and not plan.to_run and plan.unsettled == 0:
+            render.line("every case is final")
+            return []
+        time.sleep(poll_s)

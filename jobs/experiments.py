@@ -5,6 +5,8 @@ No torch here. Sequence lengths are the paper's (full scale); a scale maps them 
 
 from __future__ import annotations
 
+import importlib
+import os
 from dataclasses import dataclass
 
 from jobs.spec import KERNEL_MODELS, SCALES, CaseSpec, Scale, e2e_dims, kernel_dims
@@ -30,24 +32,36 @@ class Experiment:
     about: str
     parts: tuple[Part, ...]
     default_scale: str | None = None
+    # how it is drawn: "fig12" (bars per model), "fig13" (sequence-length sweep) or "fig14"
+    figure: str = "fig12"
 
 
 EXPERIMENTS: dict[str, Experiment] = {
     e.name: e
     for e in (
         Experiment("fig12", "Fig. 12: the seven attention kernels (and the Llama-2-7B prefill) × systems",
-                   (Part("kernel", KERNEL_MODELS, FIG12_SYSTEMS),)),
+                   (Part("kernel", KERNEL_MODELS, FIG12_SYSTEMS), Part("e2e", KERNEL_MODELS, FIG12_SYSTEMS))),
         Experiment("fig13", "Fig. 13: the H2O kernel across sequence lengths",
                    (Part("kernel", ("h2o",), ("torch", "inductor", "tensorrt", "flashtensor"),
-                         (1024, 2048, 4096, 8192)),)),
+                         (1024, 2048, 4096, 8192)),), figure="fig13"),
         Experiment("fig14", "Fig. 14: attention and Gemma2 kernels against attention libraries",
-                   (Part("kernel", ("attn", "gemma2"), FIG14_SYSTEMS),)),
+                   (Part("kernel", ("attn", "gemma2"), FIG14_SYSTEMS),), figure="fig14"),
         Experiment("smoke", "a tiny run of two kernels, in seconds",
                    (Part("kernel", ("attn", "h2o"), ("torch",)),), default_scale="tiny"),
     )
 }
 
 FILTER_KEYS = ("model", "system", "seqlen", "part")
+
+
+def experiments() -> dict[str, Experiment]:
+    """The built-in experiments plus those named in FTRUN_EXPERIMENTS ("module:attribute" of a dict of
+    Experiment; ';'-separated), e.g. a lab's own campaign, or the fault-injection campaigns of the tests."""
+    extra: dict[str, Experiment] = {}
+    for item in filter(None, os.environ.get("FTRUN_EXPERIMENTS", "").split(";")):
+        module, _, attribute = item.partition(":")
+        extra.update(getattr(importlib.import_module(module), attribute))
+    return {**EXPERIMENTS, **extra}
 
 
 def expand(experiment: Experiment, scale: Scale, device: str, parts: tuple[str, ...] | None = None,
@@ -85,7 +99,7 @@ def matches(case: CaseSpec, filters: dict[str, set[str]], full_seqlen: dict[int,
 
 def plan(name: str, scale_name: str, device: str, filters: dict[str, set[str]] | None = None,
          e2e_options: dict[str, str] | None = None) -> list[CaseSpec]:
-    experiment = EXPERIMENTS[name]
+    experiment = experiments()[name]
     scale = SCALES[scale_name]
     # a filter on seqlen speaks the paper's lengths, whatever the scale
     full_of = {v: k for k, v in scale.seqlens.items()}

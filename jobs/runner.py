@@ -91,36 +91,45 @@ class _Worker:
 
 
 def run_chunk(cases: list[CaseSpec], cfg: ChunkRun, on_start: Callable[[CaseSpec], None] | None = None,
-              on_done: Callable[[CaseSpec, dict], None] | None = None) -> list[dict]:
-    """Run cases in order; returns one record per case (also written under cfg.runs_dir/results)."""
+              on_done: Callable[[CaseSpec, dict], None] | None = None,
+              skip: Callable[[int, CaseSpec], bool] | None = None) -> list[dict]:
+    """Run cases in order; returns one record per case run (also written under cfg.runs_dir/results).
+
+    `skip(position, spec)` is asked just before each case; a case it settles is not run. Each record's
+    `run` holds the case's position in the chunk, so a requeued task can tell what it already did.
+    """
     records, worker = [], None
-    run = {**cfg.run, "log": str(cfg.log_path)}
-    beat = lambda: cfg.heartbeat and _touch(cfg.heartbeat)  # noqa: E731
     try:
-        for spec in cases:
+        for position, spec in enumerate(cases):
+            if skip and skip(position, spec):
+                continue
             worker = worker or _Worker(cfg)
             attempt, started = new_attempt_id(), now()
+            run = {**cfg.run, "log": str(cfg.log_path), "position": position}
             if on_start:
                 on_start(spec)
+            if cfg.heartbeat:
+                _beat(cfg.heartbeat, spec.key)
+            beat = lambda: cfg.heartbeat and _beat(cfg.heartbeat)  # noqa: E731
             worker.send({"spec": spec.to_dict(), "attempt": attempt, "run": run, "timing": cfg.timing})
             answer = worker.reply(time.monotonic() + cfg.limit_s(spec), beat)
             if isinstance(answer, dict):
                 try:
                     record = read_record(record_path(cfg.runs_dir, spec.key, attempt))
                 except ValueError as e:
-                    record = _write_failure(cfg, spec, attempt, started, "crash", f"no valid record: {e}")
+                    record = _write_failure(cfg, run, spec, attempt, started, "crash", f"no valid record: {e}")
                 if record.get("error_class") in ("crash", "cuda_init"):
                     worker.close()
                     worker = None
             elif answer == "timeout":
                 worker.kill()
                 worker = None
-                record = _write_failure(cfg, spec, attempt, started, "timeout",
+                record = _write_failure(cfg, run, spec, attempt, started, "timeout",
                                         f"over the per-case limit of {cfg.limit_s(spec):.0f} s")
             else:
                 rc = worker.close()
                 worker = None
-                record = _write_failure(cfg, spec, attempt, started, *_death_class(rc))
+                record = _write_failure(cfg, run, spec, attempt, started, *_death_class(rc))
             records.append(record)
             if on_done:
                 on_done(spec, record)
@@ -142,13 +151,17 @@ def _death_class(rc: int | None) -> tuple[str, str]:
     return "crash", f"the case's process exited with status {rc} before finishing"
 
 
-def _write_failure(cfg: ChunkRun, spec: CaseSpec, attempt: str, started: str, cls: str, msg: str) -> dict:
-    run = {**cfg.run, "log": str(cfg.log_path)}
+def _write_failure(cfg: ChunkRun, run: dict, spec: CaseSpec, attempt: str, started: str, cls: str,
+                   msg: str) -> dict:
     record = failure_record(spec.to_dict(), attempt, cls, f"{msg}; log: {cfg.log_path}", run, started)
     write_record(cfg.runs_dir, record)
     return record
 
 
-def _touch(path: Path) -> None:
+def _beat(path: Path, current: str | None = None) -> None:
+    """Touch the heartbeat file; its text names the case in flight."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch()
+    if current is None:
+        path.touch()
+    else:
+        path.write_text(current)

@@ -20,9 +20,9 @@ INDEX_NAME = "index.sqlite"
 _ATTEMPT_COLUMNS = (
     "attempt", "key", "state", "error_class", "error", "median_ms", "p10_ms", "p90_ms", "min_ms", "mean_ms",
     "n", "compile_s", "peak_mib", "extra_mib", "cluster", "job_id", "node", "log", "started", "finished",
-    "file", "source",
+    "file", "source", "submission", "task", "position",
 )
-_CASE_COLUMNS = ("key", "part", "model", "system", "device", "dtype", "scale", "seqlen", "dims", "protocol")
+_CASE_COLUMNS = ("key", "part", "model", "system", "device", "dtype", "scale", "seqlen", "dims", "protocol", "spec")
 
 
 @dataclass
@@ -36,7 +36,8 @@ def case_row(case: dict) -> tuple:
     dims = case["dims"]
     seqlen = dims.get("q_len", dims.get("seq", 0))
     return (case["key"], case["part"], case["model"], case["system"], case["device"], case["dtype"],
-            case.get("scale", ""), seqlen, json.dumps(dims, sort_keys=True), case.get("protocol", 0))
+            case.get("scale", ""), seqlen, json.dumps(dims, sort_keys=True), case.get("protocol", 0),
+            json.dumps(case, sort_keys=True))
 
 
 def attempt_row(record: dict, file: str, source: str = "ftrun") -> tuple:
@@ -51,6 +52,7 @@ def attempt_row(record: dict, file: str, source: str = "ftrun") -> tuple:
         "peak_mib": mem.get("peak_mib"), "extra_mib": mem.get("extra_mib"), "cluster": run.get("cluster"),
         "job_id": run.get("job_id"), "node": run.get("node"), "log": run.get("log"),
         "started": record.get("started"), "finished": record.get("finished"), "file": file, "source": source,
+        "submission": run.get("submission"), "task": run.get("task"), "position": run.get("position"),
     }
     return tuple(values[c] for c in _ATTEMPT_COLUMNS)
 
@@ -165,6 +167,15 @@ class Index:
                  ORDER BY a.finished DESC, a.attempt DESC) AS rn FROM attempts a) WHERE rn = 1"""
         rows = {r["key"]: r for r in self.db.execute(sql)}
         return rows if keys is None else {k: rows[k] for k in keys if k in rows}
+
+    def bad_files(self) -> list[tuple[str, str]]:
+        """Files that could not be read as records (corrupt, foreign), with why: they stay reported."""
+        return [(r[0], r[1]) for r in self.db.execute("SELECT name, error FROM ingested WHERE error IS NOT NULL")]
+
+    def task_positions(self) -> set[tuple[str, int, int]]:
+        """(submission, task, position) of every attempt recorded by a scheduler task."""
+        rows = self.db.execute("SELECT submission, task, position FROM attempts WHERE submission IS NOT NULL")
+        return {(r[0], r[1], r[2]) for r in rows}
 
     def attempts(self, key: str) -> list[sqlite3.Row]:
         return list(self.db.execute("SELECT * FROM attempts WHERE key = ? ORDER BY finished", (key,)))

@@ -26,6 +26,17 @@ MIGRATIONS: list[str] = [
     CREATE TABLE members (campaign TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (campaign, key));
     CREATE INDEX members_by_key ON members (key);
     """,
+    # 2: where an attempt ran within a Slurm submission, so reconciling needs no file reads
+    """
+    ALTER TABLE attempts ADD COLUMN submission TEXT;
+    ALTER TABLE attempts ADD COLUMN task INTEGER;
+    ALTER TABLE attempts ADD COLUMN position INTEGER;
+    CREATE INDEX attempts_by_task ON attempts (submission, task, position);
+    """,
+    # 3: the whole case spec (with its options), so a case can be run again from the index alone
+    """
+    ALTER TABLE cases ADD COLUMN spec TEXT;
+    """,
 ]
 
 

@@ -21,10 +21,12 @@ FORMAT = "ftrun.result/1"
 DETERMINISTIC = ("compile_error", "unsupported", "wrong_result", "oom")
 TRANSIENT = ("crash", "preempted", "node_fail", "lost", "cuda_init", "killed")
 TIMEOUT = "timeout"
-ERROR_CLASSES = DETERMINISTIC + TRANSIENT + (TIMEOUT,)
+# stopped by `ftrun cancel`: not a failure of the case, and runs again at the next submit
+CANCELLED = "cancelled"
+ERROR_CLASSES = DETERMINISTIC + TRANSIENT + (TIMEOUT, CANCELLED)
 
 # How a final state is drawn and listed.
-LABELS = {"unsupported": "NS", "oom": "OOM", "timeout": "TLE"}
+LABELS = {"unsupported": "NS", "oom": "OOM", "timeout": "TLE", "cancelled": "CANCELLED"}
 
 
 def new_attempt_id() -> str:

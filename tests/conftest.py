@@ -18,8 +18,10 @@ os.environ["FTRUN_SYSTEMS"] = ";".join(
     f"{name}=fakes:{factory}" for name, factory in (
         ("fake-wrong", "Wrong"), ("fake-raises", "Raises"), ("fake-hangs", "Hangs"), ("fake-dies", "Dies"),
         ("fake-unwritten", "Unwritten"), ("fake-mutates", "Mutates"), ("fake-oom", "OutOfMemory"),
+        ("fake-slow", "Slow"),
     )
 )
+os.environ["FTRUN_EXPERIMENTS"] = "fault_experiments:FAULTS"
 
 
 @pytest.fixture

@@ -82,3 +82,13 @@ class OutOfMemory(System):
 
     def compile(self, program, inputs, spec):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 64.00 GiB")
+
+
+class Slow(System):
+    """Takes a few seconds to compile, then runs the program eagerly: keeps a Slurm task busy."""
+
+    name = "fake-slow"
+
+    def compile(self, program, inputs, spec):
+        time.sleep(float(os.environ.get("FTRUN_FAKE_SLOW_S", "4")))
+        return program

@@ -12,10 +12,6 @@ from jobs.runner import ChunkRun, run_chunk
 
 def run(plan: Plan, chunk_list: list, runs_dir: Path, campaign_id: str, on_start=None, on_done=None) -> list[dict]:
     """Run the chunks in order; returns every record written."""
-    env = {}
-    if plan.device == "cpu":
-        # without a GPU, Triton-generated kernels (the compiler's) run in Triton's interpreter
-        env["TRITON_INTERPRET"] = "1"
     host = socket.gethostname()
     records = []
     for number, chunk in enumerate(chunk_list):
@@ -26,7 +22,6 @@ def run(plan: Plan, chunk_list: list, runs_dir: Path, campaign_id: str, on_start
             log_path=Path(runs_dir) / "logs" / campaign_id / f"chunk-{number:04d}.log",
             run={"cluster": plan.cluster.name, "node": host, "job_id": f"local-{os.getpid()}",
                  "campaign": campaign_id},
-            env=env,
         )
         records += run_chunk([case for case, _ in chunk], cfg, on_start, on_done)
     return records

@@ -1,0 +1,103 @@
+"""`ftrun logs`, `ftrun cancel`, `ftrun retry`: find cases in the store and act on them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ftrun.campaign import Plan, chunks, parse_filters
+from ftrun.errors import FtrunError
+from ftrun.policy import TIMEOUT_SCALE, Decision
+from ftrun.settings import Settings
+from jobs.experiments import matches
+from jobs.spec import SCALES, CaseSpec
+from results.index import Index
+from results.records import ERROR_CLASSES, TIMEOUT
+
+
+@dataclass
+class Member:
+    experiment: str
+    cluster: str
+    spec: CaseSpec
+    state: str | None
+    error_class: str | None
+    log: str | None
+
+
+def members(runs_dir: Path, only: list[str]) -> list[Member]:
+    """Every case some campaign planned, with its latest attempt, filtered like `submit --only`."""
+    filters = parse_filters(only)
+    if not Path(runs_dir).is_dir():
+        raise FtrunError(f"no runs folder at {runs_dir}: nothing was submitted there")
+    out = []
+    with Index(runs_dir) as index:
+        index.sync()
+        latest = index.latest()
+        for m in index.members():
+            if not m["spec"]:
+                continue
+            spec = CaseSpec.from_dict(json.loads(m["spec"]))
+            full = {v: k for k, v in SCALES[spec.scale].seqlens.items()} if spec.scale in SCALES else {}
+            if not matches(spec, filters, full):
+                continue
+            row = latest.get(spec.key)
+            out.append(Member(m["experiment"], m["cluster"], spec, row["state"] if row else None,
+                              row["error_class"] if row else None, row["log"] if row else None))
+    return out
+
+
+def find_case(runs_dir: Path, which: str) -> Member:
+    """A case by key (or a unique key prefix) or by 'model/system[@seqlen]'."""
+    found = {}
+    for m in members(runs_dir, []):
+        label = f"{m.spec.model}/{m.spec.system}"
+        if m.spec.key.startswith(which) or which in (label, f"{label}@{m.spec.seqlen}", m.spec.label()):
+            found[m.spec.key] = m
+    if not found:
+        raise FtrunError(f"no case matches {which!r}: give a case key (see `ftrun results export`) or model/system")
+    if len(found) > 1:
+        options = ", ".join(sorted(f"{m.spec.key} ({m.spec.label()})" for m in found.values())[:8])
+        raise FtrunError(f"{which!r} matches {len(found)} cases: {options}; give a longer key or add @seqlen")
+    return next(iter(found.values()))
+
+
+def log_path(runs_dir: Path, member: Member) -> Path | None:
+    """The log of the case's running task, else of its latest attempt."""
+    subs_dir = Path(runs_dir) / "submissions"
+    if subs_dir.is_dir():
+        from ftrun.scheduling import refresh
+
+        flight = refresh(runs_dir)
+        where = flight.cases.get(member.spec.key)
+        if where:
+            return Path(runs_dir) / "logs" / where[0] / f"task-{where[1]:04d}.log"
+    return Path(member.log) if member.log else None
+
+
+def retry(settings: Settings, only: list[str], classes: list[str], cluster_name: str | None,
+          runs_dir: Path) -> list[tuple[str, Plan, list]]:
+    """Plans to run again every failed case (of these classes) that matches, per cluster."""
+    for cls in classes:
+        if cls not in ERROR_CLASSES:
+            raise FtrunError(f"unknown failure class {cls!r}; valid: {', '.join(ERROR_CLASSES)}")
+    chosen = [m for m in members(runs_dir, only)
+              if m.state == "failed" and (not classes or m.error_class in classes)]
+    plans = []
+    by_cluster: dict[str, dict[str, CaseSpec]] = {}
+    scale_of: dict[str, float] = {}
+    for m in chosen:
+        by_cluster.setdefault(cluster_name or m.cluster, {})[m.spec.key] = m.spec
+        scale_of[m.spec.key] = TIMEOUT_SCALE if m.error_class == TIMEOUT else 1.0
+    for name, specs in by_cluster.items():
+        cluster = settings.cluster(name)
+        cases = list(specs.values())
+        elsewhere = sorted({c.device for c in cases} - {cluster.device or cases[0].device})
+        if cluster.device and elsewhere:
+            raise FtrunError(f"cluster {name} runs {cluster.device} cases; these failed on {', '.join(elsewhere)}: "
+                             "retry them on their own cluster")
+        plan = Plan("retry", cluster, cases[0].scale, cases[0].device, cases,
+                    [(c, Decision(True, "retry", scale_of[c.key])) for c in cases])
+        plans.append((name, plan, chunks(plan)))
+    return plans
