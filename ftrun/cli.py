@@ -108,7 +108,7 @@ def status(
     settings = _settings(config, runs_dir)
     parallel = {name: c.max_tasks for name, c in settings.clusters.items()}
     while True:
-        report = collect(settings.runs_dir, experiment, parallel=parallel)
+        report = collect(settings.runs_dir, experiment, parallel=parallel, with_cases=cases)
         if watch:
             render.clear()
         render.status(report, cases)

@@ -73,7 +73,7 @@ def submitted(summary, new_arrays: list[str], cluster) -> None:
 def follow_view(experiment: str, runs_dir, flight, parallel: dict | None = None) -> None:
     from ftrun.status import collect
 
-    report = collect(runs_dir, experiment, flight, parallel)
+    report = collect(runs_dir, experiment, flight, parallel, with_cases=False)
     if out.is_terminal:
         clear()
     status(report, show_cases=False)
@@ -134,6 +134,8 @@ def status(report, show_cases: bool) -> None:
     out.print(table)
     if show_cases:
         _case_grid(report)
+        if report.more_cases:
+            note(f"... and {report.more_cases} more cases: narrow with `ftrun status EXPERIMENT` or use --summary")
 
 
 def _case_grid(report) -> None:

@@ -1,16 +1,20 @@
-"""Case states for `ftrun status`: result files first, then what the scheduler says about the rest."""
+"""Case states for `ftrun status`: result files first, then what the scheduler says about the rest.
+
+Counts come from one aggregate query over the index, so a store of 100 000 results answers quickly;
+only the (few) cases in flight are looked at one by one.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from results.index import Index
 from results.records import state_label
 
 ORDER = ("NEW", "QUEUED", "RUNNING", "DONE", "NS", "OOM", "TLE", "FAIL", "CANCELLED")
+CASE_ROWS = 500
 
 
 @dataclass
@@ -26,36 +30,33 @@ class CaseState:
     state: str
     median_ms: float | None = None
     error: str | None = None
-    wall_s: float | None = None
 
 
 @dataclass
 class StatusReport:
+    groups: dict[tuple[str, str], Counter] = field(default_factory=dict)
+    walls: dict[tuple[str, str], float] = field(default_factory=dict)
     cases: list[CaseState] = field(default_factory=list)
+    more_cases: int = 0
     bad_files: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     parallel: dict[str, int] = field(default_factory=dict)
 
     def counts(self) -> dict[tuple[str, str], Counter]:
-        out: dict[tuple[str, str], Counter] = {}
-        for c in self.cases:
-            out.setdefault((c.experiment, c.cluster), Counter())[c.state.split("(")[0]] += 1
-        return out
+        return self.groups
 
     def eta_s(self, experiment: str, cluster: str) -> float | None:
-        """Mean wall time of the finished cases × cases left, spread over the cluster's parallel tasks."""
-        group = [c for c in self.cases if (c.experiment, c.cluster) == (experiment, cluster)]
-        walls = [c.wall_s for c in group if c.wall_s is not None]
-        left = sum(1 for c in group if c.state in ("QUEUED", "RUNNING"))
+        """Mean wall time of the finished cases × cases in flight, over the cluster's parallel tasks."""
+        c = self.groups.get((experiment, cluster), Counter())
+        left = c.get("QUEUED", 0) + c.get("RUNNING", 0)
         if not left:
             return 0.0
-        if not walls:
-            return None
-        return sum(walls) / len(walls) * left / max(1, self.parallel.get(cluster, 1))
+        wall = self.walls.get((experiment, cluster))
+        return None if wall is None else wall * left / max(1, self.parallel.get(cluster, 1))
 
 
-def collect(runs_dir: Path, experiment: str | None = None, flight=None,
-            parallel: dict[str, int] | None = None) -> StatusReport:
+def collect(runs_dir: Path, experiment: str | None = None, flight=None, parallel: dict[str, int] | None = None,
+            with_cases: bool = True) -> StatusReport:
     report = StatusReport(parallel=parallel or {})
     if not Path(runs_dir).is_dir():
         report.notes.append(f"no runs folder at {runs_dir}: nothing submitted yet")
@@ -71,24 +72,35 @@ def collect(runs_dir: Path, experiment: str | None = None, flight=None,
     with Index(runs_dir) as index:
         index.sync()
         report.bad_files = index.bad_files()
-        latest = index.latest()
-        for m in index.members():
-            if experiment and m["experiment"] != experiment:
-                continue
-            row = latest.get(m["key"])
-            if m["key"] in in_flight:
-                state = "RUNNING" if m["key"] in running else "QUEUED"
-            else:
-                state = state_label(row["state"], row["error_class"]) if row else "NEW"
-            report.cases.append(CaseState(
-                m["experiment"], m["cluster"], m["part"], m["model"], m["system"], m["device"], m["seqlen"],
-                m["key"], state, row["median_ms"] if row else None, row["error"] if row else None,
-                _wall_s(row) if row else None))
+        _count(report, index.state_counts(experiment))
+        for row in index.member_states(experiment, keys=list(in_flight)) if in_flight else []:
+            group = report.groups[(row["experiment"], row["cluster"])]
+            group[_label(row)] -= 1
+            group["RUNNING" if row["key"] in running else "QUEUED"] += 1
+        if with_cases:
+            rows = index.member_states(experiment, limit=CASE_ROWS + 1)
+            report.more_cases = max(0, sum(sum(c.values()) for c in report.groups.values()) - CASE_ROWS)
+            for row in rows[:CASE_ROWS]:
+                state = ("RUNNING" if row["key"] in running else "QUEUED") if row["key"] in in_flight else _label(row)
+                report.cases.append(CaseState(row["experiment"], row["cluster"], row["part"], row["model"],
+                                              row["system"], row["device"], row["seqlen"], row["key"], state,
+                                              row["median_ms"], row["error"]))
+    for group in report.groups.values():
+        for state in [s for s, n in group.items() if n <= 0]:
+            del group[state]
     return report
 
 
-def _wall_s(row) -> float | None:
-    try:
-        return (datetime.fromisoformat(row["finished"]) - datetime.fromisoformat(row["started"])).total_seconds()
-    except (TypeError, ValueError):
-        return None
+def _label(row) -> str:
+    return state_label(row["state"], row["error_class"]).split("(")[0] if row["state"] else "NEW"
+
+
+def _count(report: StatusReport, rows) -> None:
+    walls: dict[tuple[str, str], list[tuple[float, int]]] = {}
+    for row in rows:
+        group = (row["experiment"], row["cluster"])
+        report.groups.setdefault(group, Counter())[_label(row)] += row["n"]
+        if row["wall_s"] is not None:
+            walls.setdefault(group, []).append((row["wall_s"], row["n"]))
+    for group, parts in walls.items():
+        report.walls[group] = sum(w * n for w, n in parts) / sum(n for _, n in parts)

@@ -22,6 +22,12 @@ _ATTEMPT_COLUMNS = (
     "n", "compile_s", "peak_mib", "extra_mib", "cluster", "job_id", "node", "log", "started", "finished",
     "file", "source", "submission", "task", "position",
 )
+_LATEST_COLUMNS = ("key", "attempt", "state", "error_class", "median_ms", "error", "started", "finished")
+# keep the newest attempt per case: later `finished`, then the larger attempt id (as the figures order them)
+_UPSERT_LATEST = f"""INSERT INTO latest VALUES ({','.join('?' * len(_LATEST_COLUMNS))}) ON CONFLICT(key) DO UPDATE SET
+    {', '.join(f'{c} = excluded.{c}' for c in _LATEST_COLUMNS[1:])}
+    WHERE excluded.finished > latest.finished
+       OR (excluded.finished = latest.finished AND excluded.attempt > latest.attempt)"""
 _CASE_COLUMNS = ("key", "part", "model", "system", "device", "dtype", "scale", "seqlen", "dims", "protocol", "spec")
 
 
@@ -98,17 +104,30 @@ class Index:
     def sync(self) -> SyncReport:
         """Read every result and campaign file not read before."""
         report = SyncReport()
-        seen = {row[0] for row in self.db.execute("SELECT name FROM ingested")}
+        seen = None
         for sub, ingest in (("campaigns", self._ingest_campaign), ("results", self._ingest_result)):
             folder = self.runs_dir / sub
-            if not folder.is_dir():
+            if not folder.is_dir() or self._unchanged(sub, folder):
                 continue
+            scanned = time.time_ns()
+            mtime = folder.stat().st_mtime_ns
+            if seen is None:
+                seen = {row[0] for row in self.db.execute("SELECT name FROM ingested")}
             names = sorted(e.name for e in os.scandir(folder)
                            if e.name.endswith(".json") and not e.name.startswith("."))
             fresh = [n for n in names if f"{sub}/{n}" not in seen]
             for start in range(0, len(fresh), 2000):
                 self._ingest_batch(sub, folder, fresh[start:start + 2000], ingest, report)
+            self.db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?, ?)", (sub, mtime, scanned))
         return report
+
+    def _unchanged(self, sub: str, folder: Path) -> bool:
+        """The folder's mtime is the one of the last complete scan, and that scan came well after it
+        (a file added in the same clock tick as a scan could otherwise go unseen)."""
+        row = self.db.execute("SELECT mtime_ns, scanned_ns FROM folders WHERE name = ?", (sub,)).fetchone()
+        if row is None:
+            return False
+        return folder.stat().st_mtime_ns == row[0] and row[1] - row[0] > 1_000_000_000
 
     def _ingest_batch(self, sub, folder, names, ingest, report) -> None:
         self.db.execute("BEGIN IMMEDIATE")
@@ -134,8 +153,11 @@ class Index:
     def add_result(self, record: dict, file: str, source: str = "ftrun") -> None:
         self.db.execute(f"INSERT OR IGNORE INTO cases VALUES ({','.join('?' * len(_CASE_COLUMNS))})",
                         case_row(record["case"]))
-        self.db.execute(f"INSERT OR IGNORE INTO attempts VALUES ({','.join('?' * len(_ATTEMPT_COLUMNS))})",
-                        attempt_row(record, file, source))
+        row = attempt_row(record, file, source)
+        cur = self.db.execute(f"INSERT OR IGNORE INTO attempts VALUES ({','.join('?' * len(_ATTEMPT_COLUMNS))})", row)
+        if cur.rowcount:
+            values = dict(zip(_ATTEMPT_COLUMNS, row))
+            self.db.execute(_UPSERT_LATEST, tuple(values[c] for c in _LATEST_COLUMNS))
 
     def _ingest_campaign(self, path: Path, report: SyncReport) -> None:
         try:
@@ -149,12 +171,14 @@ class Index:
             self.db.execute(f"INSERT OR IGNORE INTO cases VALUES ({','.join('?' * len(_CASE_COLUMNS))})",
                             case_row(case))
             self.db.execute("INSERT OR IGNORE INTO members VALUES (?, ?)", (c["id"], case["key"]))
+            self.db.execute("INSERT OR IGNORE INTO planned VALUES (?, ?, ?)",
+                            (c["experiment"], c["cluster"], case["key"]))
         report.new_campaigns += 1
 
     def rebuild(self) -> SyncReport:
         """Forget everything and read all files again."""
         self.db.execute("BEGIN IMMEDIATE")
-        for table in ("ingested", "cases", "attempts", "campaigns", "members"):
+        for table in ("ingested", "cases", "attempts", "campaigns", "members", "latest", "folders", "planned"):
             self.db.execute(f"DELETE FROM {table}")
         self.db.execute("COMMIT")
         return self.sync()
@@ -163,10 +187,15 @@ class Index:
 
     def latest(self, keys: list[str] | None = None) -> dict[str, sqlite3.Row]:
         """The latest finished attempt of each case (the one that decides its state)."""
-        sql = """SELECT * FROM (SELECT a.*, ROW_NUMBER() OVER (PARTITION BY a.key
-                 ORDER BY a.finished DESC, a.attempt DESC) AS rn FROM attempts a) WHERE rn = 1"""
-        rows = {r["key"]: r for r in self.db.execute(sql)}
-        return rows if keys is None else {k: rows[k] for k in keys if k in rows}
+        sql = "SELECT a.* FROM latest l JOIN attempts a ON a.attempt = l.attempt"
+        if keys is None:
+            return {r["key"]: r for r in self.db.execute(sql)}
+        rows = {}
+        for start in range(0, len(keys), 500):
+            part = keys[start:start + 500]
+            query = f"{sql} WHERE l.key IN ({','.join('?' * len(part))})"
+            rows.update({r["key"]: r for r in self.db.execute(query, part)})
+        return rows
 
     def bad_files(self) -> list[tuple[str, str]]:
         """Files that could not be read as records (corrupt, foreign), with why: they stay reported."""
@@ -180,10 +209,36 @@ class Index:
     def attempts(self, key: str) -> list[sqlite3.Row]:
         return list(self.db.execute("SELECT * FROM attempts WHERE key = ? ORDER BY finished", (key,)))
 
+    def member_states(self, experiment: str | None = None, keys: list[str] | None = None,
+                      limit: int | None = None) -> list[sqlite3.Row]:
+        """One row per planned case and (experiment, cluster), with its latest attempt's state, if any,
+        in the order the campaigns planned them (figure order)."""
+        where, args = [], []
+        if experiment:
+            where.append("p.experiment = ?")
+            args.append(experiment)
+        if keys is not None:
+            where.append(f"p.key IN ({','.join('?' * len(keys))})")
+            args += keys
+        sql = f"""SELECT p.experiment, p.cluster, k.key, k.part, k.model, k.system, k.device, k.seqlen,
+                  l.state, l.error_class, l.median_ms, l.error, l.started, l.finished
+                  FROM planned p JOIN cases k ON k.key = p.key LEFT JOIN latest l ON l.key = p.key
+                  {"WHERE " + " AND ".join(where) if where else ""}
+                  ORDER BY p.rowid
+                  {f"LIMIT {int(limit)}" if limit else ""}"""
+        return list(self.db.execute(sql, args))
+
+    def state_counts(self, experiment: str | None = None) -> list[sqlite3.Row]:
+        """(experiment, cluster, state, error_class, cases, mean wall seconds of those finished)."""
+        sql = f"""SELECT p.experiment, p.cluster, l.state, l.error_class, COUNT(*) AS n,
+                  AVG((julianday(l.finished) - julianday(l.started)) * 86400.0) AS wall_s
+                  FROM planned p LEFT JOIN latest l ON l.key = p.key {"WHERE p.experiment = ?" if experiment else ""}
+                  GROUP BY p.experiment, p.cluster, l.state, l.error_class"""
+        return list(self.db.execute(sql, [experiment] if experiment else []))
+
     def members(self) -> list[sqlite3.Row]:
         """(experiment, cluster, case columns) for every planned case, once per experiment and cluster."""
-        sql = """SELECT DISTINCT c.experiment, c.cluster, k.* FROM members m
-                 JOIN campaigns c ON c.id = m.campaign JOIN cases k ON k.key = m.key"""
+        sql = """SELECT p.experiment, p.cluster, k.* FROM planned p JOIN cases k ON k.key = p.key"""
         return list(self.db.execute(sql))
 
     def measurements(self) -> list[sqlite3.Row]:
@@ -191,7 +246,6 @@ class Index:
         sql = """SELECT k.*, a.attempt, a.state, a.error_class, a.error, a.median_ms, a.p10_ms, a.p90_ms,
                  a.min_ms, a.mean_ms, a.n, a.compile_s, a.peak_mib, a.extra_mib, a.cluster, a.job_id,
                  a.node, a.finished, a.source
-                 FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY key ORDER BY finished DESC, attempt DESC)
-                       AS rn FROM attempts) a JOIN cases k ON k.key = a.key WHERE a.rn = 1
+                 FROM latest l JOIN attempts a ON a.attempt = l.attempt JOIN cases k ON k.key = l.key
                  ORDER BY k.part, k.model, k.device, k.seqlen, k.system"""
         return list(self.db.execute(sql))

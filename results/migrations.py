@@ -37,6 +37,25 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE cases ADD COLUMN spec TEXT;
     """,
+    # 4: each case's latest attempt kept up to date at ingestion (status over 100k results in well
+    # under a second), and each folder's mtime at its last scan (an unchanged folder is not listed again)
+    """
+    CREATE TABLE latest (
+        key TEXT PRIMARY KEY, attempt TEXT, state TEXT, error_class TEXT, median_ms REAL, error TEXT,
+        started TEXT, finished TEXT);
+    INSERT INTO latest SELECT key, attempt, state, error_class, median_ms, error, started, finished FROM (
+        SELECT *, ROW_NUMBER() OVER (PARTITION BY key ORDER BY finished DESC, attempt DESC) AS rn FROM attempts)
+        WHERE rn = 1;
+    CREATE TABLE folders (name TEXT PRIMARY KEY, mtime_ns INTEGER, scanned_ns INTEGER);
+    """,
+    # 5: which cases each (experiment, cluster) wants, once however often it was submitted
+    """
+    CREATE TABLE planned (experiment TEXT NOT NULL, cluster TEXT NOT NULL, key TEXT NOT NULL,
+                          PRIMARY KEY (experiment, cluster, key));
+    INSERT OR IGNORE INTO planned SELECT c.experiment, c.cluster, m.key FROM members m
+        JOIN campaigns c ON c.id = m.campaign;
+    CREATE INDEX planned_by_key ON planned (key);
+    """,
 ]
 
 
