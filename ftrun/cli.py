@@ -63,6 +63,8 @@ def submit(
     follow: Annotated[bool, typer.Option(
         "--follow", help="Slurm: stay until every case is final, topping up to the cap and retrying")] = False,
     poll: Annotated[float, typer.Option(help="--follow: seconds between looks at Slurm")] = 15.0,
+    gpus: Annotated[str | None, typer.Option(
+        help="local: only these GPUs, e.g. 0,3 [default: every visible GPU, one case per GPU at a time]")] = None,
     runs_dir: RunsDir = None,
     config: Config = None,
 ):
@@ -78,7 +80,8 @@ def submit(
     from ftrun.submit import Request, submit_experiment
 
     settings = _settings(config, runs_dir)
-    request = Request(experiment, cluster, scale, tuple(only or ()), force, weights)
+    gpu_list = tuple(g.strip() for g in gpus.split(",") if g.strip()) if gpus else None
+    request = Request(experiment, cluster, scale, tuple(only or ()), force, weights, gpu_list)
     submit_experiment(settings, request, dry_run, sys.argv, render, follow, poll)
 
 

@@ -51,7 +51,8 @@ class Cluster:
 
 _CLUSTER_KEYS = tuple(f.name for f in fields(Cluster) if f.name != "name")
 _TOP_KEYS = ("runs_dir", "default_cluster", "clusters")
-LOCAL = Cluster("local", kind="local", max_tasks=1)
+# this machine: one worker per visible GPU (max_tasks caps the pool), or one on the CPU
+LOCAL = Cluster("local", kind="local", max_tasks=64)
 
 
 @dataclass(frozen=True)

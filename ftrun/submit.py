@@ -22,6 +22,7 @@ class Request:
     only: tuple[str, ...] = ()
     force: bool = False
     weights: Path | None = None
+    gpus: tuple[str, ...] | None = None
 
 
 def check_writable(settings: Settings) -> None:
@@ -39,6 +40,12 @@ def submit_experiment(settings: Settings, req: Request, dry_run: bool, argv: lis
                       follow: bool = False, poll_s: float = 15.0) -> list[dict]:
     filters = parse_filters(list(req.only))
     plan = make_plan(settings, req.experiment, req.cluster, req.scale, filters, req.force, req.weights)
+    if req.gpus and plan.cluster.kind != "local":
+        raise FtrunError("--gpus chooses GPUs of this machine: it applies to the local cluster only")
+    if plan.cluster.kind == "local":
+        from ftrun.backends import local
+
+        local.pool(list(req.gpus) if req.gpus else None, plan.cluster.max_tasks)
     if plan.cluster.kind == "slurm":
         return _submit_slurm(settings, req, filters, dry_run, argv, render, follow, poll_s)
     chunk_list = chunks(plan)
@@ -53,8 +60,12 @@ def submit_experiment(settings: Settings, req: Request, dry_run: bool, argv: lis
         return []
     from ftrun.backends import local
 
+    workers = local.pool(list(req.gpus) if req.gpus else None, plan.cluster.max_tasks)
+    if workers != [None]:
+        render.note(f"{len(workers)} worker(s), one per GPU: {', '.join(workers)}")
     with render.case_progress(sum(len(c) for c in chunk_list)) as (on_start, on_done):
-        records = local.run(plan, chunk_list, settings.runs_dir, campaign_id, on_start, on_done)
+        records = local.run(plan, chunk_list, settings.runs_dir, campaign_id, on_start, on_done,
+                            list(req.gpus) if req.gpus else None)
     render.line(f"done: {len(records)} case runs recorded under {settings.runs_dir}; see `ftrun status`")
     return records
 

@@ -18,7 +18,7 @@ os.environ["FTRUN_SYSTEMS"] = ";".join(
     f"{name}=fakes:{factory}" for name, factory in (
         ("fake-wrong", "Wrong"), ("fake-raises", "Raises"), ("fake-hangs", "Hangs"), ("fake-dies", "Dies"),
         ("fake-unwritten", "Unwritten"), ("fake-mutates", "Mutates"), ("fake-oom", "OutOfMemory"),
-        ("fake-slow", "Slow"),
+        ("fake-slow", "Slow"), ("fake-probe", "Probe"),
     )
 )
 os.environ["FTRUN_EXPERIMENTS"] = "fault_experiments:FAULTS"

@@ -92,3 +92,17 @@ class Slow(System):
     def compile(self, program, inputs, spec):
         time.sleep(float(os.environ.get("FTRUN_FAKE_SLOW_S", "4")))
         return program
+
+
+class Probe(System):
+    """Sleeps a moment in compile and appends (visible GPU, start, end) to FTRUN_PROBE_FILE."""
+
+    name = "fake-probe"
+
+    def compile(self, program, inputs, spec):
+        start = time.time()
+        time.sleep(1.5)
+        line = f'{{"gpu": "{os.environ.get("CUDA_VISIBLE_DEVICES")}", "start": {start}, "end": {time.time()}}}\n'
+        with open(os.environ["FTRUN_PROBE_FILE"], "a") as f:
+            f.write(line)
+        return program

@@ -11,5 +11,8 @@ FAULTS = {
         Experiment("classes", "a case that raises, one that hangs, and fine ones",
                    (Part("kernel", ("attn",), ("torch", "fake-raises", "fake-hangs")),), default_scale="tiny"),
         Experiment("quick", "two quick cases", (Part("kernel", ("attn", "h2o"), ("torch",)),), default_scale="tiny"),
+        Experiment("pool", "six chunks of two probed cases each, for the local GPU pool",
+                   (Part("kernel", ("attn", "h2o", "roco", "kf", "snapkv", "corm"), ("fake-probe",), (1024, 2048)),),
+                   default_scale="tiny"),
     )
 }
