@@ -113,7 +113,7 @@ def _workload(spec: CaseSpec, device: torch.device) -> Workload:
 
 
 def _measure(spec: CaseSpec, device: torch.device, timing: TimingSpec) -> dict:
-    work = _workload(spec, device)
+    work = guard("crash", lambda: _workload(spec, device))
     originals = [x.clone() if isinstance(x, torch.Tensor) else x for x in work.inputs]
     with nan_filled_allocations():
         outputs = guard("compile_error", lambda: work.fn(*work.inputs))
