@@ -1,0 +1,57 @@
+"""The embedded compiler: PyTorch attention-like programs -> fused Triton kernels.
+
+    fn = compiler.compile(module, example_inputs)     # a callable with the program's outputs
+    compiler.explain(module, example_inputs).render() # kernels, torch fallbacks, rejected fusions
+    compiler.dump(module, example_inputs, after="plan")
+    torch.compile(module, backend="flashtensor")
+
+The pipeline (compiler/pipeline.py, one ordered list; each step's product prints as text):
+
+  capture    torch.export at the ATen level -> our IR (compiler/ir: one frozen Node, one Op enum)
+  simplify   layout ops fold into one strided view per input; no-op casts, identity views, constants
+  decompose  softmax -> base-2 row statistics keeping the max (x2 = x·log2e, m, l, lse = m + log2 l,
+             p = exp2(x2 - lse)); triu/tril -> index functions; exp/log -> exp2/log2
+  fold       f32 from the matmul on; scales merge into one multiply; exp2(a) >= z -> a >= log2(max(z, 0))
+  analyze    the tensor properties: score spaces (I x J of a first-level matmul) and score-sized
+             tensors; index-defined masks as atoms on j - i; every reduction of a score-sized value
+             classed independent / online (rescaled by a running max) / finished (needs another
+             pass's final statistics), with the stage at which it can run
+  plan       reductions grouped into row passes (a program owns query tiles, streams keys) and column
+             passes (owns key tiles, streams queries, reads the row lse); per tile region the masks
+             are folded and dead regions skipped; small ops left to torch; rejections with reasons
+  codegen    one Triton kernel per pass: two-stage loops from the regions, online softmax with exp2,
+             int64 offsets, masked ragged edges, BLOCK_M/BLOCK_N/num_warps/num_stages as parameters
+  launch     the callable: check, allocate (never a score-sized buffer), launch, autotune on first call
+
+Where things are (one concept per file):
+
+  ir/         ops.py (Op enum, groups G), node.py (Node, Graph), layout.py (views as factor maps),
+              build.py (typed constructors), printer.py, evaluate.py (torch semantics of the IR)
+  frontend/   capture.py (torch.export), aten.py (ATen op -> IR rule table; unknown ops -> TORCH nodes)
+  passes/     rewrite.py (the one rule engine, cse), simplify.py, decompose.py, fold.py (rule tables)
+  analysis/   axes.py (axis classes, score spaces), index.py (mask atoms on j - i), values.py (partial
+              evaluation: dead tiles), reductions.py (sink classes, online factorization), properties.py
+  fusion/     plan.py (the Plan as data + text), kernels.py (passes, regions, rejections), schedule.py
+              (epilogues, stores, torch steps, order)
+  codegen/    emit.py (expressions), context.py (roles, loads, offsets), loops.py (segments), kernel.py
+  launch/     loader.py (kernel modules on disk), launcher.py (the callable)
+  autotune/   space.py (configs as data), cache.py (persistent, keyed), tune.py
+  api.py, explain.py, dynamo.py (torch.compile backend), gpucheck.py (python -m compiler.gpucheck)
+
+Tests: tests/compiler (CPU, kernels through TRITON_INTERPRET=1; golden IR/plan/source files in
+tests/compiler/golden, regenerate with FTRUN_UPDATE_GOLDEN=1 python -m pytest tests/compiler/test_golden.py);
+GPU: FTRUN_TEST_GPU=1 python -m pytest -m gpu tests/compiler/test_gpu.py and python -m compiler.gpucheck.
+
+Why this shape: no score-sized (q_len x kv_len per head) tensor ever reaches global memory; softmax keeps
+its max (the original FlashTensor dropped it and overflows fp16 above logits of ~11); column statistics
+(H2O, RoCo, SnapKV, CORM, Keyformer) come from a second pass that recomputes scores from Q, K and the
+saved row lse, in key-block-major order with no atomics.
+"""
+
+from compiler.api import CompiledProgram, compile, dump, explain
+from compiler.errors import CompileError
+from compiler.options import CompileOptions
+from compiler.pipeline import PIPELINE, PIPELINE_STEPS
+
+__all__ = ["CompileError", "CompileOptions", "CompiledProgram", "PIPELINE", "PIPELINE_STEPS", "compile", "dump",
+           "explain"]

@@ -1,0 +1,1 @@
+"""Graph -> Info analyses: axes and score spaces, index functions and dead regions, reductions."""

@@ -1,0 +1,167 @@
+"""Axis classes: which dims of which tensors are the same logical dimension.
+
+Dims are unified through elementwise broadcasting (equal sizes), reductions (the kept dims), matmuls
+(batch, M, N and the contracted K) and views (a dim that is exactly a source dim). A *score space* is the
+(M, N) pair of a first-level matmul, one whose operands depend on no other matmul: in attention, I
+(queries) and J (keys) of QKᵀ. A tensor with both I and J dims is *quadratic* (score-sized); the fusion
+plan never lets one reach global memory unless it is a program input or output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from compiler.ir.node import Graph, Node
+from compiler.ir.ops import G, Op
+
+
+class _UnionFind:
+    def __init__(self):
+        self.parent: list[int] = []
+        self.reduced: set[int] = set()  # roots of classes that are the kept dim of a reduction
+
+    def new(self, reduced: bool = False) -> int:
+        self.parent.append(len(self.parent))
+        if reduced:
+            self.reduced.add(len(self.parent) - 1)
+        return len(self.parent) - 1
+
+    def compatible(self, a: int, b: int) -> bool:
+        """A reduced (size-1, keepdim) dim never joins a dim that was not reduced: with a sequence of
+        length 1 they have equal sizes but are different dimensions."""
+        return (self.find(a) in self.reduced) == (self.find(b) in self.reduced)
+
+    def find(self, a: int) -> int:
+        while self.parent[a] != a:
+            self.parent[a] = self.parent[self.parent[a]]
+            a = self.parent[a]
+        return a
+
+    def union(self, a: int, b: int) -> None:
+        a, b = self.find(a), self.find(b)
+        if a != b:
+            self.parent[max(a, b)] = min(a, b)
+            if a in self.reduced or b in self.reduced:
+                self.reduced.add(min(a, b))
+
+
+@dataclass(frozen=True)
+class Space:
+    """A score space: rows `i` (the matmul's M class), columns `j` (N class), and its batch classes."""
+
+    i: int
+    j: int
+    batch: tuple[int, ...]
+    dots: tuple[Node, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class AxisInfo:
+    graph: Graph
+    classes: dict[int, tuple[int, ...]]  # id(node) -> class per dim
+    sizes: dict[int, int]  # class -> size
+    spaces: tuple[Space, ...] = field(default=())
+    _own: frozenset[int] = field(default=frozenset())
+    _derived: dict[int, tuple[Node, tuple[int, ...]]] = field(default_factory=dict)
+
+    def of(self, n: Node) -> tuple[int, ...]:
+        """The class of each dim of n; nodes built after the analysis (by the fusion planner) get
+        theirs from their inputs, as broadcasting and reductions define."""
+        if id(n) in self._own:
+            return self.classes[id(n)]
+        hit = self._derived.get(id(n))
+        # the cache holds each node with its classes, so an id is never reused while cached
+        return hit[1] if hit is not None and hit[0] is n else self._derive(n)
+
+    def _derive(self, n: Node) -> tuple[int, ...]:
+        if n.op in G.ELEMENTWISE or n.op in G.REDUCE:
+            out = []
+            for d in range(n.type.rank):
+                cls = -1
+                for x in n.inputs:
+                    k = d - (n.type.rank - x.type.rank)
+                    if k >= 0 and x.shape[k] == n.shape[d] and not (n.op in G.REDUCE and d == n.attr("axis")):
+                        cls = self.of(x)[k]
+                        break
+                out.append(cls)
+            hit = tuple(out)
+        elif n.op is Op.CONST:
+            # a constant is the same along every dim: no class needed
+            hit = (-1,) * n.type.rank
+        else:
+            raise KeyError(f"no axis classes for a new {n.op.name} node")
+        self._derived[id(n)] = (n, hit)
+        return hit
+
+    def quadratic(self, n: Node, space: Space) -> bool:
+        c = self.of(n)
+        return space.i in c and space.j in c
+
+    def space_of(self, n: Node) -> Space | None:
+        for s in self.spaces:
+            if self.quadratic(n, s):
+                return s
+        return None
+
+
+def _link_elementwise(uf, n, dims) -> None:
+    rank = n.type.rank
+    for x in n.inputs:
+        for k in range(x.type.rank):
+            d = rank - x.type.rank + k
+            if x.shape[k] == n.shape[d] and uf.compatible(dims[id(x)][k], dims[id(n)][d]):
+                uf.union(dims[id(x)][k], dims[id(n)][d])
+
+
+def _link(uf: _UnionFind, n: Node, dims: dict) -> None:
+    if n.op in G.ELEMENTWISE:
+        _link_elementwise(uf, n, dims)
+    elif n.op in G.REDUCE:
+        for d in range(n.type.rank):
+            if d != n.attr("axis"):
+                uf.union(dims[id(n.src)][d], dims[id(n)][d])
+    elif n.op is Op.DOT:
+        a, b = n.inputs
+        out = dims[id(n)]
+        uf.union(dims[id(a)][-2], out[-2])
+        uf.union(dims[id(b)][-1], out[-1])
+        uf.union(dims[id(a)][-1], dims[id(b)][-2])
+        for x in (a, b):
+            for k in range(x.type.rank - 2):
+                d = n.type.rank - x.type.rank + k
+                if x.shape[k] == n.shape[d]:
+                    uf.union(dims[id(x)][k], out[d])
+    elif n.op is Op.VIEW:
+        layout = n.attr("layout")
+        for d in range(n.type.rank):
+            src = layout.linked_dim(d)
+            if src is not None:
+                uf.union(dims[id(n.src)][src], dims[id(n)][d])
+
+
+def _first_level_dots(graph: Graph) -> list[Node]:
+    below_dot: dict[int, bool] = {}
+    for n in graph.nodes:
+        below_dot[id(n)] = any(below_dot[id(i)] or i.op is Op.DOT for i in n.inputs)
+    return [n for n in graph.nodes if n.op is Op.DOT and not below_dot[id(n)]]
+
+
+def axis_info(graph: Graph) -> AxisInfo:
+    uf = _UnionFind()
+    dims = {id(n): [uf.new(n.op in G.REDUCE and d == n.attr("axis")) for d in range(n.type.rank)]
+            for n in graph.nodes}
+    for n in graph.nodes:
+        _link(uf, n, dims)
+    classes = {k: tuple(uf.find(c) for c in v) for k, v in dims.items()}
+    sizes: dict[int, int] = {}
+    for n in graph.nodes:
+        for c, s in zip(classes[id(n)], n.shape):
+            sizes[c] = max(sizes.get(c, 1), s)
+    spaces: dict[tuple[int, int], list[Node]] = {}
+    for d in _first_level_dots(graph):
+        c = classes[id(d)]
+        if c[-2] != c[-1]:
+            spaces.setdefault((c[-2], c[-1]), []).append(d)
+    found = tuple(Space(i, j, tuple(dict.fromkeys(classes[id(ds[0])][:-2])), tuple(ds))
+                  for (i, j), ds in spaces.items())
+    return AxisInfo(graph, classes, sizes, found, frozenset(classes))

@@ -1,0 +1,1 @@
+"""Triton code generation: one kernel source per planned kernel, in the Triton tutorials' style."""

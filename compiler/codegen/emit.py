@@ -1,0 +1,154 @@
+"""Expressions: an IR node rendered as Triton code inside one scope of a kernel.
+
+A value is rendered in an *orientation*: which logical role its two tile axes hold. Tile values of the
+loop use ("P", "R") (rows: the program's tile, columns: the streamed tile), so a row vector is [BM, 1],
+a column vector [1, BN] and a scalar a scalar. Matmul operands use ("P", c) and (c, "R") for their
+contracted class c, the P·V operand (R, e), and the epilogue ("P", e). Loads compute their offsets from
+the view layout and the tensor's runtime strides, in int64.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from compiler.ir.dtypes import is_float, to_triton
+from compiler.ir.node import Node
+from compiler.ir.ops import Op
+
+_UNARY = {Op.EXP2: "tl.exp2({})", Op.LOG2: "tl.log2({})", Op.EXP: "tl.exp({})", Op.LOG: "tl.log({})",
+          Op.SQRT: "tl.sqrt({})", Op.ABS: "tl.abs({})", Op.NEG: "-({})", Op.RECIP: "(1.0 / {})",
+          Op.NOT: "({} == 0)", Op.TANH: "_tanh({})"}
+_BINARY = {Op.ADD: "({} + {})", Op.SUB: "({} - {})", Op.MUL: "({} * {})", Op.DIV: "({} / {})",
+           Op.MAXIMUM: "tl.maximum({}, {})", Op.MINIMUM: "tl.minimum({}, {})", Op.GE: "({} >= {})",
+           Op.GT: "({} > {})", Op.LE: "({} <= {})", Op.LT: "({} < {})", Op.EQ: "({} == {})",
+           Op.NE: "({} != {})", Op.AND: "({} & {})", Op.OR: "({} | {})"}
+
+
+def literal(value) -> str:
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        if math.isinf(value):
+            return 'float("inf")' if value > 0 else 'float("-inf")'
+        if math.isnan(value):
+            return 'float("nan")'
+        return repr(value)
+    return str(value)
+
+
+@dataclass
+class Scope:
+    """Lines of code and what they already computed (node id, orientation) -> variable."""
+
+    indent: str
+    kind: str = "pre"  # pre (before the loops), loop, post (after the loops)
+    bounds: bool = False  # the streamed tile may run past the end (mask R)
+    parent: Scope | None = None
+    lines: list[str] = field(default_factory=list)
+    memo: dict = field(default_factory=dict)
+
+    def lookup(self, key):
+        scope = self
+        while scope is not None:
+            if key in scope.memo:
+                return scope.memo[key]
+            scope = scope.parent
+        return None
+
+    def emit(self, line: str) -> None:
+        self.lines.append(self.indent + line)
+
+
+class Emitter:
+    """Renders nodes for one kernel. `ctx` (codegen/kernel.py) answers the kernel-specific questions:
+    the role of a class, how a tensor is loaded, what a sink of this kernel stands for."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.count = 0
+
+    def fresh(self, stem: str) -> str:
+        self.count += 1
+        return f"{stem}{self.count}"
+
+    def value(self, n: Node, scope: Scope, orient=("P", "R")) -> str:
+        if n.op is Op.CONST:
+            return literal(n.attr("value"))
+        key = (id(n), orient)
+        hit = scope.lookup(key)
+        if hit is not None:
+            return hit[1]
+        special = self.ctx.special(n, scope, orient)
+        if special is not None:
+            return special
+        target = self.ctx.scope_for(n, scope)
+        text = self._render(n, target, orient)
+        name = self.ctx.var_name(n, self)
+        target.emit(f"{name} = {text}")
+        # the memo holds the node too, so its id is not reused while the scope lives
+        target.memo[key] = (n, name)
+        return name
+
+    def _render(self, n: Node, scope: Scope, orient) -> str:
+        if n.op is Op.VIEW and not self.ctx.is_tensor(n.src) and n.src.op is not Op.INPUT:
+            # a view that only permutes or drops size-1 dims of a computed value: same tile, same roles
+            return self.value(n.src, scope, orient)
+        if n.op in (Op.INPUT, Op.VIEW) or self.ctx.is_tensor(n):
+            return self.ctx.load(n, scope, orient)
+        if n.op is Op.IOTA:
+            return self.ctx.index(n, orient)
+        if n.op is Op.DOT:
+            return self._dot(n, scope, orient)
+        args = [self.value(i, scope, orient) for i in n.inputs]
+        if n.op is Op.CAST:
+            return f"{args[0]}.to({to_triton(compute_dtype(n.dtype, self.ctx.target))})"
+        if n.op in _UNARY:
+            if n.op is Op.TANH:
+                return f"_tanh({args[0]}.to(tl.float32))"
+            return _UNARY[n.op].format(args[0])
+        if n.op in _BINARY:
+            return _BINARY[n.op].format(*args)
+        if n.op is Op.POW:
+            return _pow(n, args)
+        if n.op is Op.WHERE:
+            return f"tl.where({args[0]}, {args[1]}, {args[2]})"
+        raise NotImplementedError(f"cannot render {n.op.name} inside a kernel")
+
+    def _dot(self, n: Node, scope: Scope, orient) -> str:
+        """A score matmul: the operand holding P gives the rows, the one holding R the columns."""
+        a, b = n.inputs
+        k = self.ctx.contracted(n)
+        if self.ctx.holds_p(a):
+            x, y = self.value(a, scope, ("P", k)), self.value(b, scope, (k, "R"))
+        else:
+            x, y = self.value(b, scope, ("P", k)), self.value(a, scope, (k, "R"))
+        return dot_call(x, y, _narrow(a.dtype, b.dtype), self.ctx.target)
+
+
+def compute_dtype(dtype: str, target: str) -> str:
+    """The dtype a value is computed in. Triton's interpreter keeps bf16 as raw 16-bit patterns and
+    mixes them up in arithmetic, so there bf16 values are widened to f32 (exact) until they are stored."""
+    return "f32" if target == "interpret" and dtype == "bf16" else dtype
+
+
+def dot_call(x: str, y: str, dtype: str, target: str, acc: str | None = None) -> str:
+    """tl.dot with both operands cast to `dtype` (fp32 accumulation; exact fp32 products for fp32)."""
+    dtype = compute_dtype(dtype, target)
+    cast = f".to({to_triton(dtype)})"
+    extra = (f", {acc}" if acc else "") + (', input_precision="ieee"' if dtype in ("f32", "f64") else "")
+    return f"tl.dot({x}{cast}, {y}{cast}{extra})"
+
+
+def _narrow(a: str, b: str) -> str:
+    order = ["f16", "bf16", "f32", "f64"]
+    if not (is_float(a) and is_float(b)):
+        return "f32"
+    return a if order.index(a) <= order.index(b) else b
+
+
+def _pow(n: Node, args) -> str:
+    e = n.inputs[1]
+    if e.op is Op.CONST and float(e.attr("value")).is_integer() and 1 <= e.attr("value") <= 4:
+        return "(" + " * ".join([args[0]] * int(e.attr("value"))) + ")"
+    return f"tl.exp2(tl.log2({args[0]}) * {args[1]})"

@@ -1,0 +1,255 @@
+"""One kernel's Triton source: program ids and offsets, invariant loads, accumulators, the loop
+segments with their bodies, the epilogue and the stores; plus the host wrapper that launches it.
+
+The loop body keeps FlashAttention's order: running maxima first (m_new = max(m, rowmax(x))), the rescale
+factor alpha = exp2(m - m_new) (guarded for rows that are still empty), then every accumulator that uses
+the running max is rescaled and updated; P is cast to the input dtype right before the P·V matmul.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from compiler.analysis.axes import AxisInfo
+from compiler.codegen.context import KernelContext
+from compiler.codegen.emit import Emitter, Scope, dot_call, literal
+from compiler.codegen.loops import region_bounds, segment_code
+from compiler.fusion.plan import KernelPlan
+from compiler.ir.dtypes import to_triton
+from compiler.ir.layout import Layout
+from compiler.ir.node import Node
+from compiler.ir.ops import Op
+from compiler.ir.printer import Names
+
+_INIT = {Op.SUM: "tl.zeros([BLOCK_M], dtype=tl.float32)", Op.MAX: 'tl.full([BLOCK_M], float("-inf"), tl.float32)',
+         Op.MIN: 'tl.full([BLOCK_M], float("inf"), tl.float32)', Op.ANY: "tl.zeros([BLOCK_M], dtype=tl.int32)"}
+_IDENTITY = {Op.SUM: "0.0", Op.DOT: "0.0", Op.MAX: 'float("-inf")', Op.MIN: 'float("inf")', Op.ANY: "0"}
+
+_TANH = {
+    "cuda": '''@triton.jit
+def _tanh(x):
+    # one MUFU instruction instead of libdevice's tanh (kernel-anchors §3.2: 1.9x on soft-capping)
+    return tl.inline_asm_elementwise("tanh.approx.f32 $0, $1;", "=f,f", [x], dtype=tl.float32,
+                                     is_pure=True, pack=1)
+''',
+    "interpret": '''@triton.jit
+def _tanh(x):
+    # portable form for Triton's interpreter, which cannot run inline PTX
+    return 1.0 - 2.0 / (tl.exp2(x * 2.8853900817779268) + 1.0)
+''',
+}
+
+
+@dataclass(frozen=True, eq=False)
+class KernelSource:
+    name: str
+    source: str  # a Python module: the @triton.jit kernel and its `launch` wrapper
+    tensors: tuple[Node, ...]  # the wrapper's tensor arguments, in order
+    loads: tuple[Node, ...]  # those of them the kernel reads (the others it writes)
+
+
+class KernelWriter:
+    def __init__(self, kernel: KernelPlan, axes: AxisInfo, names: Names, materialized: set[int], target: str):
+        self.k, self.target = kernel, target
+        self.ctx = KernelContext(kernel, axes, names, materialized, target)
+        self.em = Emitter(self.ctx)
+        self.pre = Scope("    ", "pre")
+        self.body: list[str] = []
+        self.uses_tanh = False
+
+    def write(self) -> KernelSource:
+        k = self.k
+        init = [f"a{i} = {self._init(a)}" for i, a in enumerate(k.accumulators)]
+        self._loops()
+        post = Scope("    ", "post", parent=self.pre)
+        self._epilogue(post)
+        head = self._head()
+        lines = _drop_unused(head + self.pre.lines + ["    " + x for x in init] + self.body + post.lines)
+        source = self._module(lines)
+        return KernelSource(k.name, source, tuple(self.ctx.tensors), tuple(self.ctx.loads))
+
+    def _init(self, a) -> str:
+        if a.sink.op is Op.DOT:
+            e = self.ctx.axes.of(a.sink.node)[-1]
+            _, _, pad = self.ctx.inner_of(e, a.sink.node.shape[-1])
+            return f"tl.zeros([BLOCK_M, {pad}], dtype=tl.float32)"
+        return _INIT[a.sink.op]
+
+    # --- loops ---
+
+    def _loops(self) -> None:
+        k = self.k
+        column = k.role == "column"
+        spans = region_bounds([(r.lo, r.hi) for r in k.regions], column) if k.regions else [(0, 0, None)]
+        p_size, r_size = self.ctx.axes.sizes[k.p], self.ctx.axes.sizes[k.r]
+        lines, segments = segment_code(spans, p_size, r_size, lambda i: k.regions[i].dead)
+        self.body += ["    " + x for x in lines]
+        shifts = {id(a.shift) for a in k.accumulators if a.shift is not None}
+        for seg in segments:
+            bases = [a.base for a in k.accumulators] if seg.region is None else list(k.regions[seg.region].bases)
+            what = "edge tiles: masks computed" if seg.region is None else "masks folded"
+            self.body.append(f"    # {what}{', ragged end checked' if seg.bounds else ''}")
+            self.body.append(f"    for r0 in range({seg.lo}, {seg.hi}, BLOCK_N):")
+            scope = Scope("        ", "loop", seg.bounds, self.pre)
+            scope.emit("o_r = r0 + tl.arange(0, BLOCK_N)")
+            if seg.bounds:
+                scope.emit(f"m_r = o_r < {r_size}")
+            self._body(scope, bases, shifts)
+            self.body += scope.lines
+
+    def _tile(self, n: Node, scope: Scope, op: Op) -> str:
+        """The [BLOCK_M, BLOCK_N] tile of an accumulator's operand, its padding set to the identity."""
+        if n.op is Op.CONST:
+            dtype = "tl.int1" if n.dtype == "bool" else "tl.float32"
+            return f"tl.full([BLOCK_M, BLOCK_N], {literal(n.attr('value'))}, {dtype})"
+        t = self.em.value(n, scope)
+        classes = self.ctx.axes.of(n)
+        if self.k.p not in classes or self.k.r not in classes:
+            # folding can leave a value constant along a tile axis; reductions need the full tile
+            t = f"tl.broadcast_to({t}, [BLOCK_M, BLOCK_N])"
+        if scope.bounds:
+            name = self.em.fresh("v")
+            scope.emit(f"{name} = tl.where(m_r[None, :], {t}, {_IDENTITY[op]})")
+            return name
+        return t
+
+    def _body(self, scope: Scope, bases, shifts) -> None:
+        accs = self.k.accumulators
+        for i, (a, base) in enumerate(zip(accs, bases)):
+            if a.sink.op is not Op.MAX:
+                continue
+            new = f"a{i}" if base is None else f"tl.maximum(a{i}, tl.max({self._tile(base, scope, Op.MAX)}, 1))"
+            scope.emit(f"n{i} = {new}")
+            if id(a.sink.node) in shifts:
+                # rows with no live element yet keep m = -inf; shift by 0 there so exp2 gives 0, not NaN
+                scope.emit(f'u{i} = tl.where(n{i} == float("-inf"), 0.0, n{i})')
+                scope.emit(f"c{i} = tl.exp2(a{i} - u{i})")
+                self.ctx.running[id(a.sink.node)] = f"u{i}"
+        for i, (a, base) in enumerate(zip(accs, bases)):
+            if a.sink.op is Op.MAX or base is None:
+                continue
+            self._update(i, a, base, scope)
+        for i, a in enumerate(accs):
+            if a.sink.op is Op.MAX:
+                scope.emit(f"a{i} = n{i}")
+
+    def _update(self, i: int, a, base: Node, scope: Scope) -> None:
+        op = a.sink.op
+        scale = f"c{self.ctx.sinks[id(a.shift)]}" if a.shift is not None else None
+        t = self._tile(base, scope, op)
+        if op is Op.SUM:
+            scope.emit(f"a{i} = a{i} * {scale} + tl.sum({t}, 1)" if scale else f"a{i} += tl.sum({t}, 1)")
+        elif op is Op.MIN:
+            scope.emit(f"a{i} = tl.minimum(a{i}, tl.min({t}, 1))")
+        elif op is Op.ANY:
+            scope.emit(f"a{i} = tl.maximum(a{i}, tl.max({t}.to(tl.int32), 1))")
+        elif op is Op.DOT:
+            other = a.sink.other
+            e = self.ctx.axes.of(a.sink.node)[-1]
+            v = self.em.value(other, scope, ("R", e))
+            # P is cast to the input dtype right before P·V, as FlashAttention does
+            dtype = base.dtype if base.dtype in ("f16", "bf16") else other.dtype
+            if scale:
+                scope.emit(f"a{i} = a{i} * {scale}[:, None]")
+            scope.emit(f"a{i} = {dot_call(t, v, dtype, self.target, f'a{i}')}")
+
+    # --- epilogue and stores ---
+
+    def _epilogue(self, post: Scope) -> None:
+        for i, a in enumerate(self.k.accumulators):
+            vec = f"a{i}" if a.sink.op is Op.DOT else (f"(a{i} > 0)[:, None]" if a.sink.op is Op.ANY
+                                                        else f"a{i}[:, None]")
+            post_value = a.post
+            if post_value is not None and not (post_value.op is Op.CONST and post_value.attr("value") == 1.0):
+                vec = f"{vec} * {self.em.value(post_value, post, ('P', '-'))}"
+            post.emit(f"f{i} = {vec}")
+            self.ctx.finals[id(a.sink.node)] = f"f{i}"
+        for n in self.k.stores:
+            self._store(n, post)
+
+    def _store(self, n: Node, post: Scope) -> None:
+        inner = [c for c, s in zip(self.ctx.axes.of(n), n.shape) if s > 1 and self.ctx.role(c) not in (
+            "P",) and not isinstance(self.ctx.role(c), tuple)]
+        orient = ("P", inner[0] if inner else "-")
+        value = self.em.value(n, post, orient)
+        if self.k.p not in self.ctx.axes.of(n):
+            raise NotImplementedError("a stored value without the program's tile dim")
+        ptr, mask = self.ctx.access(n, n, Layout.identity(n.shape), post, orient)
+        dtype = to_triton(n.dtype)
+        post.emit(f"tl.store({ptr}, {value}.to({dtype}), mask={mask})" if mask else
+                  f"tl.store({ptr}, {value}.to({dtype}))")
+
+    # --- head and module ---
+
+    def _head(self) -> list[str]:
+        k, ctx = self.k, self.ctx
+        axes = ctx.axes
+        p_size = axes.sizes[k.p]
+        t_axis, b_axis = (1, 0) if k.batch_fastest else (0, 1)
+        lines = [f"    pid_t = tl.program_id({t_axis})", f"    pid_b = tl.program_id({b_axis}).to(tl.int64)"]
+        if k.reverse:
+            lines.append(f"    i_t = tl.cdiv({p_size}, BLOCK_M) - 1 - pid_t  # longest tiles first")
+        else:
+            lines.append("    i_t = pid_t")
+        inner = 1
+        for idx in reversed(range(len(ctx.batch))):
+            size = axes.sizes[ctx.batch[idx]]
+            expr = "pid_b" if inner == 1 else f"(pid_b // {inner})"
+            lines.append(f"    i_b{idx} = {expr} % {size}" if idx > 0 else f"    i_b{idx} = {expr}")
+            inner *= size
+        lines += ["    p0 = i_t.to(tl.int64) * BLOCK_M", "    o_p = p0 + tl.arange(0, BLOCK_M)",
+                  f"    m_p = o_p < {p_size}"]
+        for idx, real, pad in sorted(ctx.inner.values()):
+            lines.append(f"    o_k{idx} = tl.arange(0, {pad})")
+            if pad != real:
+                lines.append(f"    m_k{idx} = o_k{idx} < {real}")
+        return lines
+
+    def _module(self, lines: list[str]) -> str:
+        k, ctx = self.k, self.ctx
+        args = [ctx.arg(t) for t in ctx.tensors]
+        strides = [f"{a}_s{d}" for a, t in zip(args, ctx.tensors) for d in range(t.type.rank)]
+        params = [f"{a}_ptr" for a in args] + strides + ["BLOCK_M: tl.constexpr", "BLOCK_N: tl.constexpr"]
+        text = "\n".join(lines)
+        helpers = _TANH[self.target] + "\n\n" if "_tanh(" in text else ""
+        n_batch = math.prod(ctx.axes.sizes[c] for c in ctx.batch)
+        p_size = ctx.axes.sizes[k.p]
+        grid = (f"({n_batch}, triton.cdiv({p_size}, BLOCK_M))" if k.batch_fastest
+                else f"(triton.cdiv({p_size}, BLOCK_M), {n_batch})")
+        stride_args = ", ".join(f"{a}.stride({d})" for a, t in zip(args, ctx.tensors) for d in range(t.type.rank))
+        return (
+            f'"""{k.name}: {k.role} kernel generated by compiler.codegen (do not edit)."""\n\n'
+            "import triton\nimport triton.language as tl\n\n\n" + helpers +
+            f"@triton.jit\ndef {k.name}_kernel(\n    " + ",\n    ".join(params) + ",\n):\n" + text + "\n\n\n"
+            f"def launch({', '.join(args)}, *, BLOCK_M, BLOCK_N, num_warps, num_stages):\n"
+            f"    grid = {grid}\n"
+            f"    {k.name}_kernel[grid](\n        {', '.join(args)},\n        {stride_args},\n"
+            "        BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, num_warps=num_warps, num_stages=num_stages,\n    )\n"
+        )
+
+
+def _drop_unused(lines: list[str]) -> list[str]:
+    """Drop top-level assignments whose variable is never read (a batch index of a size-1 batch, the
+    final value of a running max that nothing stores). Only straight-line, unindented-by-a-loop lines
+    are candidates, so loop-carried values are never touched."""
+    assign = re.compile(r"^    ([A-Za-z_][A-Za-z0-9_]*) = ")
+    while True:
+        text = "\n".join(lines)
+        dead = []
+        for k, line in enumerate(lines):
+            m = assign.match(line)
+            if m and len(re.findall(rf"\b{m.group(1)}\b", text)) == 1:
+                dead.append(k)
+        if not dead:
+            return lines
+        lines = [x for k, x in enumerate(lines) if k not in dead]
+
+
+def write_kernel(kernel: KernelPlan, axes: AxisInfo, names: Names, materialized: set[int],
+                 target: str) -> KernelSource:
+    return KernelWriter(kernel, axes, names, materialized, target).write()
+
+
+__all__ = ["KernelSource", "write_kernel", "literal"]

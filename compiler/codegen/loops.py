@@ -1,0 +1,70 @@
+"""Loop segments: which streamed tiles a program visits, and with which body.
+
+Coordinates: a program owns tile p0 of P (size BLOCK_M) and visits tiles r0 of R (size BLOCK_N). The
+mask analysis gives intervals of d = r - p on which the folded body is fixed (for a column kernel the
+space's j - i is -d). A tile with r0 in [S_t, E_t) straddles threshold t and runs the full (edge) body with
+its masks computed; tiles between two straddling ranges lie inside one interval and run that interval's
+folded body, or nothing if it is dead. For the causal mask this gives the two-stage loop: unmasked tiles
+left of the diagonal, then the masked diagonal tiles, and no loop at all over the dead ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Segment:
+    lo: str  # expressions of the first and last-plus-one tile start
+    hi: str
+    region: int | None  # index into the kernel's regions; None = edge (full body)
+    bounds: bool  # check R against its size (ragged last tile)
+
+
+def region_bounds(regions, column: bool):
+    """Intervals and region indices in loop coordinates d = r - p, in increasing order of d."""
+    spans = [(lo, hi, k) for k, (lo, hi) in enumerate(regions)]
+    if column:
+        spans = [(-hi, -lo, k) for lo, hi, k in spans]
+    return sorted(spans, key=lambda s: s[0])
+
+
+def segment_code(spans, p_size: int, r_size: int, dead) -> tuple[list[str], list[Segment]]:
+    """Lines computing the segment starts for the program's p0, and the segments in order.
+
+    `spans`: [(lo, hi, region)] covering all d; `dead(region)`: whether that region has no work."""
+    lines = [f"r_end = tl.cdiv({r_size}, BLOCK_N) * BLOCK_N",
+             f"r_full = ({r_size} // BLOCK_N) * BLOCK_N"]
+    if len(spans) == 1:
+        return lines, _split(["0", "r_end"], spans[0][2], dead)
+    # keep numerators non-negative so that // is a floor division in every Triton version
+    margin = p_size + r_size + 512
+    offset = (margin // 256 + 1) * 256
+    bounds = ["0"]
+    for k, (lo, _, _) in enumerate(spans[1:], start=1):
+        t = int(max(-margin, min(margin, lo)))
+        start = f"((({t} + p0 + {offset}) // BLOCK_N) - {offset} // BLOCK_N) * BLOCK_N"
+        end = f"((({t} + p0 + BLOCK_M - 2 + {offset}) // BLOCK_N) - {offset} // BLOCK_N + 1) * BLOCK_N"
+        prev = bounds[-1]
+        lines.append(f"s_{k} = tl.minimum(tl.maximum({start}, {prev}), r_end)")
+        lines.append(f"e_{k} = tl.minimum(tl.maximum({end}, s_{k}), r_end)")
+        bounds += [f"s_{k}", f"e_{k}"]
+    bounds.append("r_end")
+    segments: list[Segment] = []
+    for k, (_, _, region) in enumerate(spans):
+        segments += _split([bounds[2 * k], bounds[2 * k + 1]], region, dead)
+        if k + 1 < len(spans):
+            segments.append(Segment(bounds[2 * k + 1], bounds[2 * k + 2], None, True))
+    return lines, segments
+
+
+def _split(span, region, dead) -> list[Segment]:
+    """A pure span runs unchecked over whole tiles and checked over the ragged last one."""
+    if region is not None and dead(region):
+        return []
+    lo, hi = span
+    if (lo, hi) == ("0", "r_end"):
+        return [Segment("0", "r_full", region, False), Segment("r_full", "r_end", region, True)]
+    return [Segment(lo, f"tl.minimum({hi}, r_full)", region, False),
+            Segment(f"tl.maximum({lo}, r_full)", hi, region, True)]
+

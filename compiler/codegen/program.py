@@ -1,0 +1,24 @@
+"""Code generation for a whole plan: which nodes exist as tensors, and each kernel's source."""
+
+from __future__ import annotations
+
+from compiler.codegen.kernel import KernelSource, write_kernel
+from compiler.fusion.plan import Plan
+from compiler.ir.ops import Op
+from compiler.ir.printer import Names
+from compiler.options import CompileOptions
+
+
+def materialized(plan: Plan) -> set[int]:
+    """ids of the nodes that exist as tensors while the program runs."""
+    out = {id(n) for n in plan.graph.nodes if n.op is Op.INPUT}
+    out |= {id(t.node) for t in plan.torch_steps}
+    for k in plan.kernels:
+        out |= {id(n) for n in k.stores}
+    return out
+
+
+def generate(plan: Plan, options: CompileOptions) -> tuple[KernelSource, ...]:
+    names = Names(plan.graph)
+    tensors = materialized(plan)
+    return tuple(write_kernel(k, plan.axes, names, tensors, options.target or "cuda") for k in plan.kernels)

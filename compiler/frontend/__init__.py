@@ -1,0 +1,1 @@
+"""Capture: a PyTorch program to the IR, through torch.export at the ATen level."""

@@ -1,0 +1,180 @@
+"""From reduction classes to kernels: group sinks into passes, orient each pass, find its dead tiles.
+
+Sinks of one score space with the same stage and reduced axis can share a pass. Online partners (a sum
+rescaled by a running max) must share it. Passes whose operands stream different score-sized inputs are
+kept apart (CompileOptions.split_side_streams): Keyformer's noise is read only by its own row pass, so
+the attention pass stays as lean as plain attention. Each decision that splits or refuses a fusion is
+recorded as a Rejected candidate with its reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from compiler.analysis.axes import AxisInfo, Space
+from compiler.analysis.index import atoms, intervals
+from compiler.analysis.reductions import ReductionInfo, Sink
+from compiler.analysis.values import is_identity, specialize
+from compiler.fusion.plan import Accumulator, KernelPlan, Region, Rejected
+from compiler.ir.node import Node
+from compiler.ir.printer import Names
+from compiler.options import CompileOptions
+from compiler.passes.rewrite import cse_nodes
+
+
+@dataclass(frozen=True, eq=False)
+class Group:
+    space: Space
+    stage: int
+    axis: int
+    sinks: tuple[Sink, ...]
+    streams: frozenset[int]  # ids of the score-sized tensors (inputs, prologues) the pass reads
+
+
+def _streams(node: Node, axes: AxisInfo, space: Space, materialized: set[int], memo: dict) -> frozenset[int]:
+    hit = memo.get(id(node))
+    if hit is not None:
+        return hit[1]
+    out: frozenset[int] = frozenset()
+    if not axes.quadratic(node, space):
+        pass
+    elif id(node) in materialized:
+        out = frozenset({id(node)})
+    else:
+        for i in node.inputs:
+            out |= _streams(i, axes, space, materialized, memo)
+    memo[id(node)] = (node, out)
+    return out
+
+
+def group_sinks(ri: ReductionInfo, axes: AxisInfo, materialized: set[int], options: CompileOptions,
+                names: Names) -> tuple[list[Group], list[Rejected]]:
+    space, rejected = ri.space, []
+    parent = {id(s.node): id(s.node) for s in ri.sinks}
+
+    def find(a):
+        while parent[a] != a:
+            a = parent[a]
+        return a
+
+    for s in ri.sinks:
+        for p in ri.partners[id(s.node)]:
+            parent[find(id(s.node))] = find(id(p.node))
+    memo: dict = {}
+    comps: dict[int, list[Sink]] = {}
+    for s in ri.sinks:
+        comps.setdefault(find(id(s.node)), []).append(s)
+    groups: dict[tuple, list[Sink]] = {}
+    for members in comps.values():
+        s0 = members[0]
+        streams = frozenset().union(*(_streams(s.operand, axes, space, materialized, memo) for s in members))
+        key = (ri.stage[id(s0.node)], s0.axis, streams if options.split_side_streams else None)
+        groups.setdefault(key, []).extend(members)
+    out = [Group(space, st, axis, tuple(sorted(m, key=ri.sinks.index)), streams or frozenset())
+           for (st, axis, streams), m in groups.items()]
+    out.sort(key=lambda g: (g.stage, g.axis != space.j, len(g.streams), ri.sinks.index(g.sinks[0])))
+    rejected += _split_reasons(out, names, ri)
+    return out, rejected
+
+
+def _sink_names(g: Group, names: Names) -> str:
+    return ", ".join(names(s.node) for s in g.sinks)
+
+
+def _split_reasons(groups: list[Group], names: Names, ri: ReductionInfo) -> list[Rejected]:
+    out = []
+    for a in groups:
+        for b in groups:
+            if a is not b and (a.stage, a.axis) == (b.stage, b.axis) and len(a.streams) < len(b.streams):
+                extra = len(b.streams - a.streams)
+                out.append(Rejected(f"one pass for {_sink_names(a, names)} and {_sink_names(b, names)}",
+                                    f"the second streams {extra} score-sized input(s) the first does not "
+                                    "read; kept apart so the first pass stays lean (split_side_streams)"))
+    for s in ri.sinks:
+        if ri.kind[id(s.node)] == "finished":
+            deps = ", ".join(names(d.node) for d in ri.deps[id(s.node)])
+            why = ("it reduces along the other axis than the statistics it reads" if any(
+                d.axis != s.axis for d in ri.deps[id(s.node)]) else
+                "its operand is not a per-tile value times factors constant along the reduced axis")
+            out.append(Rejected(f"compute {names(s.node)} in the pass that computes {deps}",
+                                f"needs their finished values: {why}; recomputed in a later pass"))
+    return out
+
+
+def _tile_nodes(bases) -> list[Node]:
+    seen, order, stack = set(), [], list(bases)
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        order.append(n)
+        stack.extend(n.inputs)
+    return order
+
+
+def build_kernel(name: str, group: Group, ri: ReductionInfo, axes: AxisInfo, options: CompileOptions,
+                 notes: list[str]) -> KernelPlan:
+    space = group.space
+    role = "row" if group.axis == space.j else "column"
+    p, r = (space.i, space.j) if role == "row" else (space.j, space.i)
+    accs = tuple(Accumulator(s, f.base, f.shift, f.post, ri.kind[id(s.node)])
+                 for s in group.sinks for f in [ri.factored[id(s.node)]])
+    # folding rewrites only the tile expressions; small values they read (statistics of earlier passes,
+    # the running max, Q and K) are leaves and stay the very nodes that are loaded
+    leaves = [n for n in _tile_nodes([a.base for a in accs]) if not axes.quadratic(n, space)]
+    accs = _shared(accs, leaves)
+    found = atoms(_tile_nodes([a.base for a in accs]), axes, space)
+    regions = []
+    if options.skip_dead_tiles and found:
+        for lo, hi in intervals(found):
+            truths = {}
+            for a in found:
+                t = a.truth(lo, hi)
+                truths[id(a.node)] = t
+            folded = tuple(_fold(a, truths, leaves) for a in accs)
+            regions.append(Region(lo, hi, _shared_nodes(folded, leaves)))
+    reverse = _longest_first(role, regions)
+    if reverse:
+        notes.append("tiles run in reverse order (longest first): the live band grows with the tile index")
+    return KernelPlan(name, space, role, p, r, accs, found, tuple(regions), (), (), False, reverse,
+                      tuple(notes))
+
+
+def _shared_nodes(nodes, leaves):
+    """The same nodes with equal subexpressions merged (so each is computed once per tile); leaves (the
+    small values the tile reads) are kept as they are, since they are the nodes that get loaded."""
+    live = [n for n in nodes if n is not None]
+    merged = iter(cse_nodes(live, leaves))
+    return tuple(None if n is None else next(merged) for n in nodes)
+
+
+def _shared(accs: tuple[Accumulator, ...], leaves) -> tuple[Accumulator, ...]:
+    bases = _shared_nodes([a.base for a in accs], leaves)
+    return tuple(replace(a, base=b) for a, b in zip(accs, bases))
+
+
+def _fold(acc: Accumulator, truths: dict[int, bool], sinks) -> Node | None:
+    base = specialize(acc.base, truths, sinks)
+    op = acc.sink.op
+    return None if is_identity(base, op) else base
+
+
+def _longest_first(role: str, regions) -> bool:
+    """Whether work per program grows with its tile index (so the longest programs should start first).
+
+    In space coordinates, dead regions above the diagonal band (large j - i) make a row program's loop
+    longer for larger i; dead regions below it make a column program's loop longer for larger j."""
+    if not regions:
+        return False
+    dead_above = regions[-1].dead
+    dead_below = regions[0].dead
+    if role == "row":
+        return dead_above and not dead_below
+    return dead_below and not dead_above
+
+
+def space_rejections(ri: ReductionInfo, names: Names) -> list[Rejected]:
+    return [Rejected(f"fuse the score space of {', '.join(names(d) for d in ri.space.dots)}",
+                     f"{names(n)}: {why}; the score-sized values run in torch") for n, why in ri.blocked]
+

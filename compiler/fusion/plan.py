@@ -1,0 +1,154 @@
+"""The fusion plan as data: kernels (with their accumulators, regions and stores), torch steps, and the
+rejected candidates with reasons. It prints as text (the `plan` dump and `explain`)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from compiler.analysis.axes import AxisInfo, Space
+from compiler.analysis.index import Atom
+from compiler.analysis.reductions import Sink
+from compiler.ir.node import Graph, Node
+from compiler.ir.ops import Op
+from compiler.ir.printer import Names, fmt_value
+
+
+@dataclass(frozen=True, eq=False)
+class Accumulator:
+    """One sink as a kernel computes it: per tile `base` (using the running value of `shift`), then
+    `post` once after the loop. `kind` is the sink's reduction class."""
+
+    sink: Sink
+    base: Node
+    shift: Node | None
+    post: Node | None
+    kind: str
+
+
+@dataclass(frozen=True, eq=False)
+class Region:
+    """Tiles whose diagonal offsets d = j - i all lie in [lo, hi]: every atom is constant there.
+    `bases[k]` is accumulator k's base folded for the region, None when it is the identity (dead)."""
+
+    lo: float
+    hi: float
+    bases: tuple[Node | None, ...]
+
+    @property
+    def dead(self) -> bool:
+        return all(b is None for b in self.bases)
+
+
+@dataclass(frozen=True, eq=False)
+class KernelPlan:
+    name: str
+    space: Space
+    role: str  # "row": a program owns I tiles and loops over J; "column": the reverse
+    p: int  # the class a program owns a tile of
+    r: int  # the class the loop streams
+    accumulators: tuple[Accumulator, ...]
+    atoms: tuple[Atom, ...]
+    regions: tuple[Region, ...]
+    epilogue: tuple[Node, ...]  # small nodes computed after the loop, in order
+    stores: tuple[Node, ...]  # computed nodes written to memory
+    batch_fastest: bool  # grid order: batch (heads) varies fastest
+    reverse: bool  # tiles in reverse order (the longest first)
+    notes: tuple[str, ...]
+
+    @property
+    def sinks(self) -> tuple[Node, ...]:
+        return tuple(a.sink.node for a in self.accumulators)
+
+
+@dataclass(frozen=True, eq=False)
+class TorchStep:
+    node: Node
+    kind: str  # "fallback": an op left to torch; "prologue": a hoisted input-only expression; "view"
+    why: str
+
+
+@dataclass(frozen=True)
+class Rejected:
+    candidate: str
+    reason: str
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    graph: Graph
+    axes: AxisInfo
+    steps: tuple[KernelPlan | TorchStep, ...]
+    # program output index -> the computed node a kernel stores straight into that output's buffer
+    direct_outputs: tuple[tuple[int, Node], ...]
+    rejected: tuple[Rejected, ...]
+
+    @property
+    def kernels(self) -> tuple[KernelPlan, ...]:
+        return tuple(s for s in self.steps if isinstance(s, KernelPlan))
+
+    @property
+    def torch_steps(self) -> tuple[TorchStep, ...]:
+        return tuple(s for s in self.steps if isinstance(s, TorchStep))
+
+    def render(self) -> str:
+        names = Names(self.graph)
+        lines = []
+        for step in self.steps:
+            if isinstance(step, KernelPlan):
+                lines.extend(_render_kernel(step, names))
+            else:
+                lines.append(f"torch {names(step.node)} = {step.node.op.name.lower()}"
+                             f"{_torch_target(step.node)} : {step.node.type}  [{step.kind}: {step.why}]")
+        for i, n in self.direct_outputs:
+            lines.append(f"output {i} <- {names(n)} (stored in place by its kernel)")
+        if self.rejected:
+            lines.append("rejected:")
+            lines.extend(f"  {r.candidate}: {r.reason}" for r in self.rejected)
+        return "\n".join(lines) + "\n"
+
+
+def _torch_target(n: Node) -> str:
+    return f" {n.attr('target')}" if n.op is Op.TORCH else ""
+
+
+def expr(n: Node, names: Names, depth: int = 0) -> str:
+    """A node as an inline expression down to named graph nodes (new nodes have no name)."""
+    name = names(n)
+    if not name.startswith("%?") or depth > 6:
+        return name
+    if n.op is Op.CONST:
+        return fmt_value(n.attr("value"))
+    args = ", ".join(expr(i, names, depth + 1) for i in n.inputs)
+    return f"{n.op.name.lower()}({args})"
+
+
+def _fmt_interval(lo: float, hi: float) -> str:
+    a = "-inf" if math.isinf(lo) else str(int(lo))
+    b = "inf" if math.isinf(hi) else str(int(hi))
+    return f"[{a}, {b}]"
+
+
+def _render_kernel(k: KernelPlan, names: Names) -> list[str]:
+    axis = {k.space.i: "I", k.space.j: "J"}
+    lines = [f"kernel {k.name} ({k.role}: a program owns a tile of {axis[k.p]}, loops over {axis[k.r]})"]
+    for a in k.accumulators:
+        op = a.sink.op.name.lower()
+        text = f"  {names(a.sink.node)} = {op} over {axis[a.sink.axis]} of {expr(a.base, names)}"
+        if a.sink.other is not None:
+            text += f" @ {names(a.sink.other)}"
+        extras = [a.kind]
+        if a.shift is not None:
+            extras.append(f"rescaled by the running {names(a.shift)}")
+        if a.post is not None and not (a.post.op is Op.CONST and a.post.attr("value") == 1.0):
+            extras.append(f"then * {expr(a.post, names)}")
+        lines.append(text + "  [" + "; ".join(extras) + "]")
+    for r in k.regions:
+        state = "dead: skipped" if r.dead else "masks folded"
+        lines.append(f"  tiles with j - i in {_fmt_interval(r.lo, r.hi)}: {state}")
+    if k.epilogue:
+        lines.append("  epilogue: " + ", ".join(names(n) for n in k.epilogue))
+    if k.stores:
+        lines.append("  stores: " + ", ".join(f"{names(n)} {n.type}" for n in k.stores))
+    lines.extend(f"  note: {note}" for note in k.notes)
+    return lines

@@ -1,0 +1,1 @@
+"""The launcher: the callable that runs a plan (check, allocate, launch)."""

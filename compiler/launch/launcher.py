@@ -1,0 +1,107 @@
+"""Run a plan: check the arguments, allocate what each step writes, launch kernels, run torch steps.
+
+Buffers a kernel stores straight into a program output are views of that output's buffer (so the
+output comes back with the program's own layout, no copy); everything else is allocated with its node's
+logical shape. No score-sized buffer is ever allocated here: the plan has none to store.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch.utils._pytree import tree_unflatten
+
+from compiler.autotune.tune import choose
+from compiler.codegen.kernel import KernelSource
+from compiler.fusion.plan import KernelPlan, Plan, TorchStep
+from compiler.fusion.schedule import direct_strides
+from compiler.ir.dtypes import to_torch
+from compiler.ir.evaluate import Evaluator
+from compiler.ir.node import Node
+from compiler.options import CompileOptions
+
+
+@dataclass
+class LaunchStats:
+    configs: dict[str, str] = field(default_factory=dict)  # kernel -> chosen config
+    tune_s: float = 0.0
+
+
+class Launcher:
+    def __init__(self, plan: Plan, sources: tuple[KernelSource, ...], modules: tuple, options: CompileOptions,
+                 constants: tuple, out_spec, signature: tuple):
+        self.plan, self.options = plan, options
+        self.kernels = {s.name: (s, m) for s, m in zip(sources, modules)}
+        self.constants, self.out_spec, self.signature = constants, out_spec, signature
+        self.direct = {id(n): i for i, n in plan.direct_outputs}
+        self.configs: dict[str, object] = {}
+        self.stats = LaunchStats()
+
+    def __call__(self, *args):
+        user = list(args)
+        self._check(user)
+        graph = self.plan.graph
+        values = [c if c is not None else user.pop(0) for c in self.constants]
+        env: dict[int, object] = {id(n): v for n, v in zip(graph.inputs, values)}
+        device = values[0].device if values else torch.device("cpu")
+        outputs: dict[int, torch.Tensor] = {}
+        for step in self.plan.steps:
+            if isinstance(step, TorchStep):
+                env[id(step.node)] = self._torch(step.node, env, device)
+            else:
+                self._kernel(step, env, outputs, device)
+        flat = [outputs[i] if i in outputs else self._value(o, env, device)
+                for i, o in enumerate(graph.outputs)]
+        return tree_unflatten(flat, self.out_spec)
+
+    def _check(self, user: list) -> None:
+        if len(user) != len(self.signature):
+            raise TypeError(f"expected {len(self.signature)} tensor arguments, got {len(user)}")
+        for k, (x, (shape, dtype)) in enumerate(zip(user, self.signature)):
+            if not isinstance(x, torch.Tensor) or tuple(x.shape) != shape or x.dtype != dtype:
+                got = f"{tuple(x.shape)} {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
+                raise TypeError(f"argument {k}: compiled for {shape} {dtype}, got {got}; compile again "
+                                "for new shapes")
+
+    def _value(self, n: Node, env: dict, device):
+        """A node's tensor: materialized already, or computed here from materialized ones (torch)."""
+        if id(n) in env:
+            return env[id(n)]
+        value = self._torch(n, env, device)
+        env[id(n)] = value
+        return value
+
+    def _torch(self, n: Node, env: dict, device):
+        args = [self._value(i, env, device) for i in n.inputs]
+        return Evaluator(device)(n, args)
+
+    def _kernel(self, k: KernelPlan, env: dict, outputs: dict, device) -> None:
+        source, module = self.kernels[k.name]
+        for n in k.stores:
+            env[id(n)] = self._allocate(n, outputs, device)
+        tensors = [env[id(t)] for t in source.tensors]
+        config = self.configs.get(k.name)
+        if config is None:
+            t0 = time.perf_counter()
+            target = "cuda" if device.type == "cuda" else "interpret"
+            config = choose(k.name, k.role, source.source, module.launch, tensors, self.options, target)
+            self.configs[k.name] = config
+            self.stats.configs[k.name] = str(config)
+            self.stats.tune_s += time.perf_counter() - t0
+        module.launch(*tensors, **config.launch_args())
+
+    def _allocate(self, n: Node, outputs: dict, device) -> torch.Tensor:
+        index = self.direct.get(id(n))
+        if index is None:
+            return torch.empty(n.shape, dtype=to_torch(n.dtype), device=device)
+        out = self.plan.graph.outputs[index]
+        buffer = torch.empty(out.shape, dtype=to_torch(out.dtype), device=device)
+        outputs[index] = buffer
+        if out is n:
+            return buffer
+        where = direct_strides(out, n)
+        strides = [buffer.stride(w) if w is not None else 0 for w in where]
+        return buffer.as_strided(n.shape, strides, buffer.storage_offset())
+

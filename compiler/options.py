@@ -1,0 +1,26 @@
+"""Compile options: one frozen value passed to every step (no step reads environment variables)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    # "cuda" emits GPU-only instructions (tanh.approx.f32); "interpret" keeps to what Triton's
+    # interpreter runs. `compile` picks it from the inputs' device when left as None.
+    target: str | None = None
+    # time the candidate configs of each kernel at its first call and remember the fastest
+    autotune: bool = True
+    cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "ftrun" / "autotune")
+    # pin one config for every kernel: (BLOCK_M, BLOCK_N, num_warps, num_stages); skips autotuning
+    config: tuple[int, int, int, int] | None = None
+    # a row kernel that streams a score-sized input (Keyformer's noise) gets its own kernel, so the
+    # attention kernel does not carry the extra loads (measured faster on H200: kernel-anchors §5)
+    split_side_streams: bool = True
+    # hoist input-only score-sized subexpressions broadcast over heads (log2 of CORM's threshold)
+    # into one torch prologue instead of recomputing them per head
+    hoist_broadcast_inputs: bool = True
+    # skip tiles proven dead by the mask analysis (off only to test that skipping changes nothing)
+    skip_dead_tiles: bool = True

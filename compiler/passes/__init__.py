@@ -1,0 +1,1 @@
+"""Graph -> Graph transforms: the rewrite engine and the rule tables of each pipeline step."""

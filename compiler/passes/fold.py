@@ -1,0 +1,109 @@
+"""Fold: the precision policy and the algebra that puts every scale into one multiply.
+
+Precision: a widening cast of a float expression moves down to its leaves, so score math runs in f32 from
+the matmul on (a matmul whose result is widened becomes a matmul with an f32 result: f32 accumulation, as
+the kernels do). Narrowing casts stay: the one before P·V is where the kernel casts P to fp16.
+Algebra: x / c becomes x · (1/c); scalar multiplies merge and distribute over sums whose terms absorb them
+(a mask where(p, -inf, 0) absorbs any positive scale), so (s/√d + mask)·log2(e) becomes
+s·(log2(e)/√d) + mask. A comparison with an exp2 moves to the log domain (no exp needed).
+"""
+
+from __future__ import annotations
+
+from compiler.ir.build import cast, ew
+from compiler.ir.dtypes import FLOATS, is_float
+from compiler.ir.node import Graph, Node, TensorType, const, node
+from compiler.ir.ops import Op
+from compiler.passes import simplify as simplify_rules
+from compiler.passes.rewrite import P, Rule, cse, graph_rewrite
+from compiler.passes.simplify import simplify
+
+_WIDTH = {"f16": 1, "bf16": 1, "f32": 2, "f64": 3}
+_WIDENABLE = frozenset({Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.NEG, Op.TANH, Op.EXP2, Op.LOG2, Op.ABS, Op.SQRT,
+                        Op.RECIP, Op.MAXIMUM, Op.MINIMUM, Op.WHERE})
+
+
+def _scalar(n: Node) -> bool:
+    return n.op is Op.CONST and n.type.rank == 0 and is_float(n.dtype) or (
+        n.op is Op.CONST and n.type.rank == 0 and isinstance(n.attr("value"), int)
+        and not isinstance(n.attr("value"), bool))
+
+
+def _val(n: Node) -> float:
+    return float(n.attr("value"))
+
+
+def _widen(c: Node, x: Node) -> Node | None:
+    if not (x.dtype in FLOATS and c.dtype in FLOATS and _WIDTH[c.dtype] > _WIDTH[x.dtype]):
+        return None
+    if x.op is Op.DOT:
+        return node(Op.DOT, x.inputs, TensorType(x.shape, c.dtype))
+    if x.op not in _WIDENABLE:
+        return None
+    inputs = [cast(i, c.dtype) if is_float(i.dtype) and not _scalar(i) else i for i in x.inputs]
+    return ew(x.op, *inputs, dtype=c.dtype)
+
+
+def _absorbs(n: Node) -> bool:
+    """Whether multiplying n by a scalar folds away (no extra multiply per element)."""
+    if n.op is Op.CONST:
+        return True
+    if n.op is Op.MUL:
+        return _scalar(n.inputs[1])
+    if n.op is Op.NEG:
+        return True
+    if n.op is Op.WHERE:
+        return n.inputs[1].op is Op.CONST and n.inputs[2].op is Op.CONST
+    if n.op in (Op.ADD, Op.SUB):
+        return all(_absorbs(i) for i in n.inputs)
+    return False
+
+
+def _distribute(m: Node, s: Node, c: Node) -> Node | None:
+    a, b = s.inputs
+    if not (_absorbs(a) and _absorbs(b)):
+        return None
+    return ew(s.op, ew(Op.MUL, a, c, dtype=m.dtype), ew(Op.MUL, b, c, dtype=m.dtype), dtype=m.dtype)
+
+
+def _where_scale(m: Node, w: Node, c: Node) -> Node | None:
+    p, a, b = w.inputs
+    if a.op is not Op.CONST or b.op is not Op.CONST:
+        return None
+    return ew(Op.WHERE, p, ew(Op.MUL, a, c, dtype=m.dtype), ew(Op.MUL, b, c, dtype=m.dtype), dtype=m.dtype)
+
+
+def _log_compare(g: Node, e: Node, z: Node) -> Node:
+    """exp2(a) >= z  <=>  a >= log2(max(z, 0)): z <= 0 gives -inf, true for every a, as exp2(a) >= z is."""
+    bound = ew(Op.LOG2, ew(Op.MAXIMUM, cast(z, "f32") if not is_float(z.dtype) else z, 0.0))
+    return ew(Op.GE, e.inputs[0], bound)
+
+
+_S = P(name="c", where=_scalar)
+RULES: list[Rule] = [
+    (P(Op.CAST, P(name="x"), name="c"), _widen),
+    (P(Op.DIV, P(name="x"), _S, name="d", where=lambda d: is_float(d.dtype)),
+     lambda d, x, c: ew(Op.MUL, x, 1.0 / _val(c), dtype=d.dtype) if _val(c) != 0 else None),
+    # constants go right (a product of two constants is left to constant folding)
+    (P(Op.MUL, _S, P(name="x", where=lambda x: x.op is not Op.CONST), name="m"),
+     lambda m, c, x: ew(Op.MUL, x, c, dtype=m.dtype)),
+    (P(Op.MUL, P(Op.MUL, P(name="x"), P(name="c1", where=_scalar)), _S, name="m"),
+     lambda m, x, c1, c: ew(Op.MUL, x, _val(c1) * _val(c), dtype=m.dtype)),
+    (P(Op.MUL, P(Op.NEG, P(name="x")), _S, name="m"), lambda m, x, c: ew(Op.MUL, x, -_val(c), dtype=m.dtype)),
+    (P(Op.NEG, P(Op.MUL, P(name="x"), _S), name="n"), lambda n, x, c: ew(Op.MUL, x, -_val(c), dtype=n.dtype)),
+    (P(Op.MUL, P(Op.WHERE, name="w"), _S, name="m"), _where_scale),
+    (P(Op.MUL, P(frozenset({Op.ADD, Op.SUB}), name="s"), _S, name="m"), _distribute),
+    (P(Op.GE, P(Op.EXP2, name="e"), P(name="z"), name="g"), _log_compare),
+    (P(Op.LE, P(name="z"), P(Op.EXP2, name="e"), name="g"), _log_compare),
+    # row-statistic algebra that the fusion plan relies on to simplify rescale factors
+    (P(Op.SUB, P(name="a"), P(Op.ADD, P(name="a"), P(name="b")), name="s"),
+     lambda s, a, b: ew(Op.NEG, b, dtype=s.dtype) if b.shape == s.shape else None),
+    (P(Op.EXP2, P(Op.NEG, P(Op.LOG2, P(name="x"))), name="e"), lambda e, x: ew(Op.RECIP, x, dtype=e.dtype)),
+    (P(Op.SUB, P(name="a"), P(name="a"), name="s", where=lambda s: is_float(s.dtype)),
+     lambda s, a: const(0.0, s.shape, s.dtype)),
+]
+
+
+def fold(graph: Graph) -> Graph:
+    # the simplify rules run alongside, so a cast folded into a constant can be absorbed in the same sweep
+    return simplify(cse(graph_rewrite(graph, RULES + simplify_rules.RULES)))

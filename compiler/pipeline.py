@@ -1,0 +1,120 @@
+"""The compiler pipeline: one ordered list of named steps. Read this file to learn the compiler.
+
+Each step takes the compilation so far and returns it with one more product; the product of a step is
+pure data (a graph, an info, a plan, sources) and prints as text, so `dump(..., after=name)` can show it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from compiler.analysis.properties import PropertyInfo, analyze
+from compiler.codegen.kernel import KernelSource
+from compiler.codegen.program import generate
+from compiler.frontend.capture import Captured, capture
+from compiler.fusion.plan import Plan
+from compiler.fusion.schedule import plan_fusion
+from compiler.ir.node import Graph
+from compiler.ir.printer import render_graph
+from compiler.launch.launcher import Launcher
+from compiler.launch.loader import load_module
+from compiler.options import CompileOptions
+from compiler.passes.decompose import decompose
+from compiler.passes.fold import fold
+from compiler.passes.simplify import simplify
+
+
+@dataclass(frozen=True, eq=False)
+class Compilation:
+    program: object
+    example_inputs: tuple
+    options: CompileOptions
+    name: str
+    captured: Captured | None = None
+    graph: Graph | None = None
+    props: PropertyInfo | None = None
+    plan: Plan | None = None
+    sources: tuple[KernelSource, ...] | None = None
+    launcher: Launcher | None = None
+    seconds: tuple[tuple[str, float], ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    run: Callable[[Compilation], Compilation]
+    product: str  # the Compilation field this step fills, rendered by dump()
+
+
+def _capture(c: Compilation) -> Compilation:
+    captured = capture(c.program, c.example_inputs)
+    return replace(c, captured=captured, graph=captured.graph)
+
+
+def _launch(c: Compilation) -> Compilation:
+    directory = c.options.cache_dir.parent / "kernels"
+    modules = tuple(load_module(s.name, s.source, directory) for s in c.sources)
+    user = [x for x, const in zip(c.captured.graph.inputs, c.captured.constants) if const is None]
+    signature = tuple((x.shape, _torch_dtype(x.dtype)) for x in user)
+    launcher = Launcher(c.plan, c.sources, modules, c.options, c.captured.constants, c.captured.out_spec,
+                        signature)
+    return replace(c, launcher=launcher)
+
+
+def _torch_dtype(dtype: str):
+    from compiler.ir.dtypes import to_torch
+
+    return to_torch(dtype)
+
+
+PIPELINE: tuple[Step, ...] = (
+    # torch.export at the ATen level: every program reaches us as the same small set of ops, functional
+    # (in-place ops rewritten), with masks still symbolic (triu of a constant, not a materialized tensor)
+    Step("capture", _capture, "graph"),
+    # one strided view per input (layout ops folded), no-op casts and views gone, constants folded
+    Step("simplify", lambda c: replace(c, graph=simplify(c.graph)), "graph"),
+    # softmax into base-2 row statistics that keep the max (x2, m, l, lse, p = exp2(x2 - lse)); triu/tril
+    # into index functions; exp/log into exp2/log2, so the analyses see a handful of primitive ops
+    Step("decompose", lambda c: replace(c, graph=decompose(c.graph)), "graph"),
+    # precision policy (f32 from the matmul on) and scalar algebra: the softmax scale and log2(e) merge
+    # into one multiply, masks absorb positive scales, comparisons with exp2 move to the log domain
+    Step("fold", lambda c: replace(c, graph=fold(c.graph)), "graph"),
+    # tensor properties: score spaces and score-sized tensors, mask atoms on j - i, reduction classes
+    # (independent / online / needs finished statistics) and their stages
+    Step("analyze", lambda c: replace(c, props=analyze(c.graph)), "props"),
+    # fusion plan: group reductions into row and column passes, fold masks per tile region, pick what is
+    # stored; every rejected fusion is recorded with its reason
+    Step("plan", lambda c: replace(c, plan=plan_fusion(c.props, c.options, c.name)), "plan"),
+    # Triton source per kernel (plus its launch wrapper)
+    Step("codegen", lambda c: replace(c, sources=generate(c.plan, c.options)), "sources"),
+    # load the kernels and build the callable: check arguments, allocate, launch, run torch steps
+    Step("launch", _launch, "launcher"),
+)
+
+PIPELINE_STEPS: tuple[str, ...] = tuple(s.name for s in PIPELINE)
+
+
+def run_pipeline(c: Compilation, until: str | None = None) -> Compilation:
+    if until is not None and until not in PIPELINE_STEPS:
+        raise ValueError(f"unknown step {until!r}; steps: {', '.join(PIPELINE_STEPS)}")
+    for step in PIPELINE:
+        t0 = time.perf_counter()
+        c = step.run(c)
+        c = replace(c, seconds=c.seconds + ((step.name, time.perf_counter() - t0),))
+        if step.name == until:
+            break
+    return c
+
+
+def render_product(c: Compilation, step_name: str) -> str:
+    product = next(s.product for s in PIPELINE if s.name == step_name)
+    value = getattr(c, product)
+    if product == "graph":
+        return render_graph(value)
+    if product == "sources":
+        return "\n".join(f"# ---- {s.name} ----\n{s.source}" for s in value)
+    if product == "launcher":
+        return value.plan.render()
+    return value.render()

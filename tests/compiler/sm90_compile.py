@@ -1,0 +1,34 @@
+"""Compile generated kernel modules for sm_90 ahead of time, without a GPU. Run as a script in a fresh
+process (Triton's interpreter patches triton.language in the process that uses it):
+
+    python sm90_compile.py jobs.json    # [{"path", "kernel", "signature", "constexprs", "options"}]
+
+Prints one JSON line per kernel: {"kernel", "shared", "tanh_approx"}.
+"""
+
+import importlib.util
+import json
+import os
+import sys
+
+os.environ.pop("TRITON_INTERPRET", None)
+
+import triton  # noqa: E402
+from triton.backends.compiler import GPUTarget  # noqa: E402
+from triton.compiler import ASTSource  # noqa: E402
+
+
+def compile_one(job: dict) -> dict:
+    spec = importlib.util.spec_from_file_location(job["kernel"], job["path"])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    fn = getattr(module, f"{job['kernel']}_kernel")
+    source = ASTSource(fn, job["signature"], job["constexprs"])
+    compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32), options=job["options"])
+    return {"kernel": job["kernel"], "shared": compiled.metadata.shared,
+            "tanh_approx": "tanh.approx.f32" in compiled.asm["ptx"]}
+
+
+if __name__ == "__main__":
+    for job in json.loads(open(sys.argv[1]).read()):
+        print(json.dumps(compile_one(job)), flush=True)

@@ -1,0 +1,118 @@
+"""Generality: masks, score modifications and statistics the seven cases do not use, shapes that are
+not multiples of any block, grouped KV heads, dtypes; and programs that cannot be fused still run."""
+
+import math
+import warnings
+
+import pytest
+import torch
+from case_runner import assert_close
+from kernel_programs import COL_STATS, MASKS, ROW_STATS, Program, Spec, make_inputs, reference
+
+import compiler
+from jobs.check import nan_filled_allocations
+
+
+def _run(spec: Spec, options, scale: float = 1.0):
+    args = make_inputs(spec, seed=1, logit_scale=scale)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fn = compiler.compile(Program(spec), args, options=options, name="prog")
+    with nan_filled_allocations():
+        out = fn(*args)
+    eager = Program(spec)(*args)
+    for got, want, same in zip(out, reference(spec, args), eager):
+        assert got.dtype == same.dtype and got.shape == same.shape
+        assert_close(got, want, spec.dtype)
+    return fn
+
+
+@pytest.mark.parametrize("mask", MASKS)
+def test_masks(mask, options):
+    fn = _run(Spec(mask=mask, batch=2, heads=4, kv_heads=2, q_len=37, kv_len=53), options)
+    assert len(fn.plan.kernels) == 1 and not [t for t in fn.plan.torch_steps if t.kind == "fallback"]
+
+
+def test_sliding_window_skips_tiles_on_both_sides(options):
+    spec = Spec(mask="window", q_len=90, kv_len=90, window=9)
+    fn = _run(spec, options)
+    (k,) = fn.plan.kernels
+    assert [r.dead for r in k.regions] == [True, False, True]
+
+
+@pytest.mark.parametrize("mod", ["softcap", "scale"])
+def test_score_modifications(mod, options):
+    _run(Spec(mod=mod, q_len=45, kv_len=45), options, scale=8.0)
+
+
+def test_row_statistics(options):
+    fn = _run(Spec(stats=ROW_STATS, q_len=33, kv_len=47), options)
+    assert [k.role for k in fn.plan.kernels] == ["row", "row"]  # entropy needs finished row stats
+
+
+def test_column_statistics(options):
+    fn = _run(Spec(stats=COL_STATS, q_len=33, kv_len=47), options)
+    assert [k.role for k in fn.plan.kernels] == ["row", "column"]  # five column sums in one pass
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
+def test_dtypes(dtype, options):
+    _run(Spec(dtype=dtype, stats=("col_sum",), q_len=29, kv_len=41), options)
+
+
+@pytest.mark.slow
+def test_head_dim_not_a_power_of_two(options):
+    _run(Spec(head_dim=40, heads=3, kv_heads=1, q_len=21, kv_len=35, stats=("col_sum",)), options)
+
+
+def test_queries_longer_than_keys_leave_empty_rows_unchecked(options):
+    # causal with q_len > kv_len: the first rows see no key; torch gives NaN there, so does the reference
+    _run(Spec(mask="causal", q_len=40, kv_len=25), options)
+
+
+def test_a_score_sized_output_is_computed_by_torch_and_explained(options):
+    def probs(q, k):
+        return torch.softmax(q @ k.transpose(-1, -2) / 8.0, dim=-1)
+
+    q, k = torch.randn(2, 12, 16), torch.randn(2, 20, 16)
+    report = compiler.explain(probs, (q, k), options=options)
+    assert not report.kernels and any(r[0].startswith("fuse the score space") for r in report.rejected)
+    fn = compiler.compile(probs, (q, k), options=options)
+    assert torch.allclose(fn(q, k), probs(q, k), atol=1e-6)
+
+
+def test_an_unknown_op_runs_in_torch(options):
+    def prog(q, k, v):
+        return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+
+    q, k, v = (torch.randn(1, 2, 24, 16) for _ in range(3))
+    fn = compiler.compile(prog, (q, k, v), options=options)
+    assert [s.node.op.name for s in fn.plan.torch_steps] == ["TORCH"]
+    assert torch.allclose(fn(q, k, v), prog(q, k, v), atol=1e-5)
+
+
+def test_a_program_that_cannot_be_captured_raises_compile_error(options):
+    def branchy(q):
+        return q * 2 if q.sum() > 0 else q  # control flow on a value: torch.export refuses it
+
+    def data_dependent(q):
+        return q[q > 0]
+
+    with pytest.raises(compiler.CompileError, match="torch.export could not capture"):
+        compiler.compile(branchy, (torch.randn(4, 4),), options=options)
+    with pytest.raises(compiler.CompileError, match="data-dependent shape"):
+        compiler.compile(data_dependent, (torch.randn(4, 4),), options=options)
+
+
+def test_multiple_softmaxes_share_a_space(options):
+    def two(q, k, v):
+        s = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+        return torch.softmax(s, -1) @ v, torch.softmax(s * 2.0, -1).sum(-2)
+
+    q, k, v = torch.randn(2, 30, 16), torch.randn(2, 30, 16), torch.randn(2, 30, 16)
+    fn = compiler.compile(two, (q, k, v), options=options)
+    a, b = fn(q, k, v)
+    ra, rb = two(q.double(), k.double(), v.double())
+    assert_close(a, ra, "float32")
+    assert_close(b, rb, "float32")

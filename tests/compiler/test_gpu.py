@@ -1,0 +1,61 @@
+"""On the H200: the seven cases at full shape against float64 (normal and ±100 logits), more shapes and
+dtypes, compile time, and memory. Run on the device machine:
+
+    FTRUN_TEST_GPU=1 python -m pytest -m gpu tests/compiler/test_gpu.py
+"""
+
+import os
+
+import pytest
+import torch
+from case_runner import compile_case, dims, run_case
+
+from jobs.spec import KERNEL_MODELS
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available() or os.environ.get("TRITON_INTERPRET") == "1",
+                       reason="needs a CUDA GPU with TRITON_INTERPRET unset (FTRUN_TEST_GPU=1)"),
+]
+
+FULL = {"batch": 1, "heads": 32, "kv_heads": 32, "head_dim": 128, "q_len": 4096, "kv_len": 4096}
+
+
+@pytest.mark.parametrize("scale", [1.0, 20.0])
+@pytest.mark.parametrize("name", KERNEL_MODELS)
+def test_full_shape(name, scale, options):
+    run_case(name, FULL, "float16", options, "cuda", scale=scale)
+
+
+@pytest.mark.parametrize("name", KERNEL_MODELS)
+def test_odd_shapes_gqa_batch2(name, options):
+    run_case(name, dims(batch=2, heads=8, kv_heads=2, head_dim=64, q_len=777, kv_len=1031), "float16",
+             options, "cuda", scale=10.0)
+
+
+@pytest.mark.parametrize("name", ["attn", "h2o", "kf", "gemma2"])
+def test_bf16(name, options):
+    run_case(name, dims(batch=1, heads=8, kv_heads=8, head_dim=128, q_len=1000, kv_len=1000), "bfloat16",
+             options, "cuda")
+
+
+@pytest.mark.parametrize("name", KERNEL_MODELS)
+def test_compile_time_under_5s(name, options):
+    compile_case("attn", FULL, "float16", options, "cuda")  # warm torch.export up once
+    _, _, fn = compile_case(name, FULL, "float16", options, "cuda")
+    assert fn.compile_seconds < 5.0, fn.step_seconds
+
+
+@pytest.mark.parametrize("name", ["h2o", "kf", "corm"])
+def test_peak_memory_holds_no_score_matrix(name, options):
+    case, inputs, fn = compile_case(name, FULL, "float16", options, "cuda")
+    args = tuple(inputs.values())
+    fn(*args)
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    fn(*args)
+    torch.cuda.synchronize()
+    extra = torch.cuda.max_memory_allocated() - base
+    one_score_matrix_fp16 = FULL["heads"] * FULL["q_len"] * FULL["kv_len"] * 2
+    assert extra < one_score_matrix_fp16 / 4, f"{extra / 2**20:.0f} MiB"

@@ -1,0 +1,120 @@
+"""The fusion plan of the seven cases: kernels and their roles, what is stored, what torch runs, and the
+rejected fusions with their reasons. No score-sized tensor is ever stored or computed by torch."""
+
+import math
+import warnings
+
+import pytest
+
+import compiler
+from compiler.ir.ops import Op
+from compiler.pipeline import Compilation, run_pipeline
+from jobs.cases import kernel_case
+from jobs.spec import KERNEL_MODELS
+
+DIMS = {"batch": 2, "heads": 4, "kv_heads": 2, "head_dim": 16, "q_len": 12, "kv_len": 20}
+
+# per case: the roles of its kernels, in order
+ROLES = {"attn": ["row"], "gemma2": ["row"], "h2o": ["row", "column"], "roco": ["row", "column"],
+         "snapkv": ["row", "column"], "corm": ["row", "column"], "kf": ["row", "row", "column"]}
+
+
+def _compile(name, options, until="plan"):
+    case = kernel_case(name)
+    inputs = tuple(case.inputs(DIMS, "float16", "cpu", 0).values())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return run_pipeline(Compilation(case.build(DIMS), inputs, options, name), until=until)
+
+
+def _score_sized(n, dims=DIMS) -> bool:
+    return math.prod(n.shape) >= dims["batch"] * dims["heads"] * dims["q_len"] * dims["kv_len"]
+
+
+@pytest.mark.parametrize("name", KERNEL_MODELS)
+def test_kernels_and_roles(name, options):
+    plan = _compile(name, options).plan
+    assert [k.role for k in plan.kernels] == ROLES[name]
+
+
+@pytest.mark.parametrize("name", KERNEL_MODELS)
+def test_nothing_score_sized_is_stored_or_left_to_torch(name, options):
+    plan = _compile(name, options).plan
+    for k in plan.kernels:
+        assert not any(_score_sized(n) for n in k.stores), k.name
+    for t in plan.torch_steps:
+        assert not _score_sized(t.node), t.node
+
+
+@pytest.mark.parametrize("name", KERNEL_MODELS)
+def test_explain_shows_no_score_sized_fallback(name, options):
+    case = kernel_case(name)
+    inputs = tuple(case.inputs(DIMS, "float16", "cpu", 0).values())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = compiler.explain(case.build(DIMS), inputs, options=options, name=name)
+    assert len(report.kernels) == len(ROLES[name])
+    assert all("@triton.jit" in k.source for k in report.kernels)
+    for f in report.fallbacks:
+        assert math.prod(f.shape) < DIMS["batch"] * DIMS["heads"] * DIMS["q_len"] * DIMS["kv_len"], f
+    text = report.render()
+    assert all(k.name in text for k in report.kernels)
+
+
+def test_snapkv_leaves_only_the_small_avg_pool_to_torch(options):
+    case = kernel_case("snapkv")
+    report = compiler.explain(case.build(DIMS), tuple(case.inputs(DIMS, "float16", "cpu", 0).values()),
+                              options=options)
+    assert [f.op for f in report.fallbacks] == ["aten.avg_pool1d.default"]
+    assert report.fallbacks[0].shape == (2, 4, 20)
+
+
+def test_row_pass_stores_the_base2_lse_only_when_a_later_pass_reads_it(options):
+    attn = _compile("attn", options).plan.kernels[0]
+    h2o = _compile("h2o", options).plan.kernels[0]
+    assert [n.shape for n in attn.stores] == [(2, 4, 12, 16)]
+    assert sorted(n.shape for n in h2o.stores) == [(2, 4, 12, 1), (2, 4, 12, 16)]
+
+
+def test_causal_row_pass_skips_dead_tiles_and_runs_longest_first(options):
+    k = _compile("attn", options).plan.kernels[0]
+    assert [r.dead for r in k.regions] == [False, True]
+    assert k.reverse and any("longest first" in n for n in k.notes)
+
+
+def test_column_pass_of_corm_keeps_a_cheap_body_above_the_diagonal(options):
+    plan = _compile("corm", options).plan
+    col = plan.kernels[1]
+    above = col.regions[-1]
+    # p = 0 there, but 0 >= thr depends on thr: only the threshold is read, no matmul
+    assert not above.dead and not any(n.op is Op.DOT for b in above.bases for n in _walk(b))
+    assert col.batch_fastest and any("L2" in n for n in col.notes)
+    assert [t.kind for t in plan.torch_steps] == ["prologue"]  # log2(max(thr, 0)), once for all heads
+
+
+def test_keyformer_noise_gets_its_own_row_pass_with_a_reason(options):
+    plan = _compile("kf", options).plan
+    assert any("split_side_streams" in r.reason for r in plan.rejected)
+    assert any("finished values" in r.reason for r in plan.rejected)
+    fused = _compile("kf", options.__class__(cache_dir=options.cache_dir, split_side_streams=False)).plan
+    assert [k.role for k in fused.kernels] == ["row", "column"]
+
+
+def test_every_step_can_be_dumped(options):
+    case = kernel_case("h2o")
+    inputs = tuple(case.inputs(DIMS, "float16", "cpu", 0).values())
+    for step in compiler.PIPELINE_STEPS:
+        text = compiler.dump(case.build(DIMS), inputs, after=step, options=options)
+        assert text.strip(), step
+    with pytest.raises(ValueError, match="steps: capture"):
+        compiler.dump(case.build(DIMS), inputs, after="nope", options=options)
+
+
+def _walk(n):
+    seen, stack = [], [n]
+    while stack:
+        x = stack.pop()
+        if x is not None and all(x is not s for s in seen):
+            seen.append(x)
+            stack.extend(x.inputs)
+    return seen
