@@ -14,7 +14,7 @@ import hashlib
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -82,6 +82,7 @@ class Workload:
     inputs: tuple
     check: Callable[[object], dict]
     compile_s: float
+    system: dict = field(default_factory=dict)
 
 
 def kernel_workload(spec: CaseSpec, system, device: torch.device) -> Workload:
@@ -95,7 +96,8 @@ def kernel_workload(spec: CaseSpec, system, device: torch.device) -> Workload:
     fn = guard("compile_error", lambda: system.compile(program, inputs, spec))
     compile_s = time.perf_counter() - t0
     ref = _reference(spec.model, spec.dims, spec.dtype, seed, str(device))
-    return Workload(fn, inputs, lambda outputs: check_outputs(outputs, case.outputs, ref, spec.dtype), compile_s)
+    return Workload(fn, inputs, lambda outputs: check_outputs(outputs, case.outputs, ref, spec.dtype), compile_s,
+                    system.details())
 
 
 def _workload(spec: CaseSpec, device: torch.device) -> Workload:
@@ -128,7 +130,8 @@ def _measure(spec: CaseSpec, device: torch.device, timing: TimingSpec) -> dict:
     call = lambda: work.fn(*work.inputs)  # noqa: E731
     memory = guard("crash", lambda: peak_memory(call, device))
     times = guard("crash", lambda: time_callable(call, device, timing))
-    return {"timing": times, "compile_s": round(work.compile_s, 4), "memory": memory, "check": check}
+    return {"timing": times, "compile_s": round(work.compile_s, 4), "memory": memory, "check": check,
+            "system": work.system}
 
 
 def guard(error_class: str, step):

@@ -8,4 +8,4 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
   echo "installing torch 2.13.0 (CPU build)" >&2
   "$PY" -m pip install -q torch==2.13.0
 fi
-"$PY" -m pip install -q -e ".[dev]"
+"$PY" -m pip install -q -e ".[dev,baselines]"

@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-exec "$PY" -m pytest -m "not gpu" "$@"
+# TVM's MetaSchedule test (marker `tuning`, ~10 minutes) is opt-in: pytest -m tuning
+exec "$PY" -m pytest -m "not gpu and not tuning" "$@"

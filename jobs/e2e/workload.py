@@ -107,7 +107,8 @@ def e2e_workload(spec: CaseSpec, system, device: torch.device) -> Workload:
     tokens = torch.randint(0, model.cfg.vocab, (spec.dim("batch"), spec.dim("seq")), generator=gen, device=device)
     eager = kernel_case(spec.model).build(dict(attention_spec(spec).dims)).to(device)
     want = reference_of(guard("crash", lambda: prefill(eager)(tokens)))
-    return Workload(prefill(attend), (tokens,), lambda outputs: check_prefill(outputs, want, spec.model), compile_s)
+    return Workload(prefill(attend), (tokens,), lambda outputs: check_prefill(outputs, want, spec.model), compile_s,
+                    system.details())
 
 
 def _as_tuple(x) -> tuple:

@@ -16,8 +16,16 @@ from jobs.systems.base import NotSupported, System
 REGISTRY: dict[str, str] = {
     "torch": "jobs.systems.eager:Eager",
     "inductor": "jobs.systems.inductor:Inductor",
+    "flashtensor": "jobs.systems.flashtensor:FlashTensor",
     "korch": "jobs.systems.unavailable:korch",
     "einnet": "jobs.systems.unavailable:einnet",
+    "tvm": "jobs.systems.tvm_relax:TVM",
+    "tensorrt": "jobs.systems.trt:TensorRT",
+    "flashattn2": "jobs.systems.sdpa:FlashAttn2",
+    "cudnn": "jobs.systems.sdpa:CuDNN",
+    "flashinfer": "jobs.systems.flashinfer_prefill:FlashInfer",
+    "flex": "jobs.systems.flex:Flex",
+    "xla": "jobs.systems.xla:XLA",
 }
 
 # the baseline every speedup is measured against, run first and last in each task

@@ -35,6 +35,10 @@ class System:
     def compile(self, program: torch.nn.Module, inputs: tuple, spec: CaseSpec) -> Callable:
         raise NotImplementedError
 
+    def details(self) -> dict:
+        """What exactly ran, for the record (library, backend, versions); read after `compile`."""
+        return {}
+
 
 def module_missing(name: str) -> str | None:
     """'<name> is not installed' if the module cannot be found, else None (without importing it)."""
