@@ -196,7 +196,7 @@ def logs(
     if path is None or not path.exists():
         raise FtrunError(f"case {member.spec.key} ({member.spec.label()}) has no log yet")
     render.note(f"{member.spec.label()} [{member.spec.key}]: {path}")
-    render.follow_file(path, tail, follow, lambda: manage.log_path(settings.runs_dir, member) == path)
+    render.follow_file(path, tail, follow, lambda: manage.in_flight(settings.runs_dir, member.spec.key))
 
 
 @app.command()

@@ -49,18 +49,28 @@ def members(runs_dir: Path, only: list[str]) -> list[Member]:
 
 
 def find_case(runs_dir: Path, which: str) -> Member:
-    """A case by key (or a unique key prefix) or by 'model/system[@seqlen]'."""
+    """A case by key (or a unique key prefix) or by '[part/]model/system[@seqlen]'."""
     found = {}
     for m in members(runs_dir, []):
         label = f"{m.spec.model}/{m.spec.system}"
-        if m.spec.key.startswith(which) or which in (label, f"{label}@{m.spec.seqlen}", m.spec.label()):
+        names = (label, f"{label}@{m.spec.seqlen}", f"{m.spec.part}/{label}", m.spec.label())
+        if m.spec.key.startswith(which) or which in names:
             found[m.spec.key] = m
     if not found:
         raise FtrunError(f"no case matches {which!r}: give a case key (see `ftrun results export`) or model/system")
     if len(found) > 1:
         options = ", ".join(sorted(f"{m.spec.key} ({m.spec.label()})" for m in found.values())[:8])
-        raise FtrunError(f"{which!r} matches {len(found)} cases: {options}; give a longer key or add @seqlen")
+        raise FtrunError(f"{which!r} matches {len(found)} cases: {options}; "
+                         "give a longer key, or name the part (kernel/...) or the length (...@4096)")
     return next(iter(found.values()))
+
+
+def in_flight(runs_dir: Path, key: str) -> bool:
+    if not (Path(runs_dir) / "submissions").is_dir():
+        return False
+    from ftrun.scheduling import refresh
+
+    return key in refresh(runs_dir).cases
 
 
 def log_path(runs_dir: Path, member: Member) -> Path | None:

@@ -297,3 +297,20 @@ def _wait(condition, timeout_s: float) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting"
         time.sleep(0.5)
+
+
+def test_the_readme_slurm_examples_run_in_order(cluster, tmp_path, monkeypatch):
+    import re
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ftrun.toml").write_text((ROOT / "examples" / "ftrun.toml").read_text())
+    block = re.search(r"```console-slurm\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    commands = [shlex.split(line[2:].split("#")[0]) for line in block.splitlines() if line.startswith("$ ftrun ")]
+    assert len(commands) >= 6
+    for argv in commands:
+        ftrun(*argv[1:], timeout=900)
+    assert states(tmp_path)[("attn", "torch")] == "DONE"
+    jobs = [a["job_id"] for a in arrays(tmp_path / "ftrun-runs")]
+    listed = subprocess.run(["sacct", "-a", "-r", "a100", "-X", "-n", "-o", "JobID"], capture_output=True, text=True)
+    assert all(any(line.startswith(job) for line in listed.stdout.split()) for job in jobs)
