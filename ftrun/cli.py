@@ -13,13 +13,15 @@ from typing import Annotated
 
 import typer
 
-from ftrun.errors import FtrunError
+from ftrun.errors import FtrunError, choose
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
                   pretty_exceptions_show_locals=False,
                   help="Run the FlashTensor evaluation (Fig. 12-14) on Slurm or here, and draw its figures.")
 results_app = typer.Typer(no_args_is_help=True, help="Export, import and rebuild the result store.")
 app.add_typer(results_app, name="results")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print tables (no result store).")
+app.add_typer(bench_app, name="bench")
 
 RunsDir = Annotated[Path | None, typer.Option("--runs-dir", help="runs folder [default: ./ftrun-runs or ftrun.toml]")]
 Config = Annotated[Path | None, typer.Option("--config", help="ftrun.toml [default: ./ftrun.toml, ~/.config/ftrun]")]
@@ -247,6 +249,37 @@ def retry(
         render.line("no failed case matches: nothing to retry")
         return
     run_plans(settings, plans, render)
+
+
+@bench_app.command("kernels")
+@command
+def bench_kernels(
+    only: Annotated[list[str] | None, typer.Option("--only", help="model=... or system=... (repeatable)")] = None,
+    seqlen: Annotated[list[int] | None, typer.Option("--seqlen", help="sequence length (repeatable)")] = None,
+    scale: Annotated[str, typer.Option(help="full, small or tiny")] = "full",
+):
+    """Time the compiler's kernels and the peers (torch, inductor, cuDNN SDPA, FlexAttention) in one process.
+
+    Each system passes the float64 check before it is timed; the compiler's time is broken down per kernel.
+
+    [bold]Examples[/]
+      ftrun bench kernels
+      ftrun bench kernels --only model=h2o --seqlen 1024 --seqlen 8192
+    """
+    from ftrun import render
+    from ftrun.campaign import parse_filters
+    from jobs import bench
+    from jobs.spec import KERNEL_MODELS, SCALES
+
+    choose("scale", scale, SCALES)
+    filters = parse_filters(only or [])
+    unknown = set(filters) - {"model", "system"}
+    if unknown:
+        raise FtrunError(f"bench filters take model and system only; got {', '.join(sorted(unknown))}")
+    models = [m for m in KERNEL_MODELS if m in filters.get("model", {m})]
+    systems = [s for s in bench.PEERS if s in filters.get("system", {s})] or sorted(filters["system"])
+    rows = bench.bench(models, seqlen or [4096], systems, scale)
+    render.line(bench.render(rows))
 
 
 @results_app.command("export")

@@ -153,3 +153,19 @@ def test_status_and_plot_paths_never_import_torch():
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_bench_kernels_checks_then_times_each_system():
+    result = ftrun("bench", "kernels", "--scale", "tiny", "--only", "model=attn", "--only", "system=torch",
+                   "--only", "system=flashtensor")
+    assert result.exit_code == 0, result.output
+    rows = [line.split() for line in result.output.splitlines() if line.strip().startswith("attn")]
+    assert {row[2] for row in rows} == {"torch", "flashtensor"}
+    for row in rows:
+        assert float(row[3]) > 0  # timed only after the float64 check passed
+    assert [row for row in rows if row[2] == "flashtensor"][0][4] == "1.00x"
+
+
+def test_bench_rejects_campaign_filters():
+    result = runner.invoke(app, ["bench", "kernels", "--only", "part=e2e"])
+    assert result.exit_code == 1 and "bench filters take model and system only" in result.output
