@@ -50,8 +50,10 @@ saved row lse, in key-block-major order with no atomics.
 
 from compiler.api import CompiledProgram, compile, dump, explain
 from compiler.errors import CompileError
+from compiler.frontend.capture import warm_up
 from compiler.options import CompileOptions
 from compiler.pipeline import PIPELINE, PIPELINE_STEPS
 
 __all__ = ["CompileError", "CompileOptions", "CompiledProgram", "PIPELINE", "PIPELINE_STEPS", "compile", "dump",
-           "explain"]
+           "explain",
+           "warm_up"]

@@ -134,6 +134,9 @@ def main(argv=None) -> int:
             "head_dim": args.head_dim, "q_len": args.seq, "kv_len": args.seq}
     gpu = torch.cuda.get_device_name() if args.device == "cuda" else "cpu (interpreter)"
     print(f"{gpu}  torch {torch.__version__}  dims {dims} {args.dtype}", flush=True)
+    import compiler
+
+    print(f"torch.export start-up, once per process (not in compile s): {compiler.warm_up():.2f} s", flush=True)
     rows = []
     for name in args.cases:
         options = {"cache_dir": Path(args.cache_dir)} if args.cache_dir else {}

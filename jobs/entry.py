@@ -92,6 +92,7 @@ def kernel_workload(spec: CaseSpec, system, device: torch.device) -> Workload:
     seed = input_seed(spec)
     inputs = tuple(case.inputs(dims, spec.dtype, device, seed).values())
     program = case.build(dims).to(device)
+    guard("crash", system.warm_up)
     t0 = time.perf_counter()
     fn = guard("compile_error", lambda: system.compile(program, inputs, spec))
     compile_s = time.perf_counter() - t0

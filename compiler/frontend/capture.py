@@ -74,3 +74,13 @@ def capture(program, example_inputs) -> Captured:
     except Exception as e:  # noqa: BLE001 - an op we cannot translate is a CompileError with the reason
         raise CompileError(f"cannot translate the captured graph: {type(e).__name__}: {e}") from e
     return Captured(graph, tuple(constants), ep.call_spec.out_spec)
+
+
+def warm_up() -> float:
+    """Capture a one-op program once, so the per-process start-up of torch.export (it imports dynamo
+    and sympy: seconds) is not charged to the first real compile. Returns the seconds it took."""
+    import time
+
+    t0 = time.perf_counter()
+    export(lambda x: x + 1, (torch.zeros(2),))
+    return time.perf_counter() - t0

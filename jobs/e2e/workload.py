@@ -87,6 +87,7 @@ def compile_attention(spec: CaseSpec, system, device: torch.device):
     case, dims = kernel_case(spec.model), dict(kspec.dims)
     example = case.inputs(dims, spec.dtype, device, input_seed(spec) + _EXAMPLE)
     program = case.build(dims).to(device)
+    guard("crash", system.warm_up)
     t0 = time.perf_counter()
     attend = guard("compile_error", lambda: system.compile(program, tuple(example.values()), kspec))
     compile_s = time.perf_counter() - t0

@@ -32,6 +32,9 @@ class System:
         """Why the system cannot run this case, or None."""
         return None
 
+    def warm_up(self) -> None:
+        """Once per process, before the first compile is timed: imports and set-up that no case owns."""
+
     def compile(self, program: torch.nn.Module, inputs: tuple, spec: CaseSpec) -> Callable:
         raise NotImplementedError
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from jobs.systems.base import NotSupported, System, module_missing
@@ -14,6 +15,7 @@ class FlashTensor(System):
     def __init__(self, cache_dir: Path | None = None):
         default = Path.home() / ".cache" / "ftrun" / "autotune"
         self.cache_dir = Path(cache_dir or os.environ.get("FTRUN_AUTOTUNE_CACHE") or default)
+        self._details: dict = {}
 
     def unavailable(self) -> str | None:
         missing = module_missing("triton")
@@ -25,11 +27,31 @@ class FlashTensor(System):
             return None
         return "needs a CUDA GPU, or TRITON_INTERPRET=1 to run its kernels through Triton's interpreter"
 
+    def warm_up(self):
+        import compiler
+
+        compiler.warm_up()  # torch.export's start-up (dynamo, sympy): seconds, once per process
+
     def compile(self, program, inputs, spec):
         import compiler
 
+        t0 = time.perf_counter()
         try:
-            # capture to callable; Triton JIT-compiles and autotunes at the first call
-            return compiler.compile(program, inputs, name=spec.model, cache_dir=self.cache_dir)
+            fn = compiler.compile(program, inputs, name=spec.model, cache_dir=self.cache_dir)
         except compiler.CompileError as e:
             raise NotSupported(f"flashtensor: {e}") from None
+        capture_s = time.perf_counter() - t0
+        # Triton JIT-compiles and autotunes at the first call: compile time too, as for inductor
+        t0 = time.perf_counter()
+        fn(*inputs)
+        if inputs and inputs[0].is_cuda:
+            import torch
+
+            torch.cuda.synchronize()
+        self._details = {"capture_s": round(capture_s, 3), "first_call_s": round(time.perf_counter() - t0, 3),
+                         "tune_s": round(fn.launcher.stats.tune_s, 3), "configs": dict(fn.launcher.stats.configs),
+                         "kernels": len(fn.plan.kernels)}
+        return fn
+
+    def details(self):
+        return dict(self._details)

@@ -74,3 +74,14 @@ def test_experiments_expand_with_filters():
     assert [c.seqlen for c in cases] == [SCALES["small"].seq(1024), SCALES["small"].seq(8192)]
     both = plan("fig12", "small", "cpu", {"model": {"attn", "h2o"}, "system": {"torch"}})
     assert {(c.model, c.system) for c in both if c.part == "kernel"} == {("attn", "torch"), ("h2o", "torch")}
+
+
+def test_compiler_record_carries_capture_and_tune_times(runs_dir, monkeypatch):
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    record = run_case(spec("flashtensor", "h2o"), runs_dir)
+    assert record["state"] == "done", record.get("error")
+    compiled = record["system"]
+    assert compiled["kernels"] == 2 and set(compiled["configs"]) == {"h2o_k0", "h2o_k1"}
+    # compile_s covers capture and the first call (Triton JIT + tuning), as inductor's covers its first call
+    assert 0 < compiled["capture_s"] <= record["compile_s"]
+    assert compiled["capture_s"] + compiled["first_call_s"] <= record["compile_s"] + 0.01
