@@ -23,11 +23,15 @@ def _run(cmd: list[str], cwd: str | None = None) -> str | None:
 
 @functools.lru_cache(maxsize=1)
 def code_version() -> dict:
-    """The code's git commit; where the code travelled without .git, FTRUN_CODE_COMMIT says it."""
+    """The code's git commit. FTRUN_CODE_COMMIT, when set, says it instead: for code that travelled as a
+    copy of a work tree, whose .git (if any came along) need not match the files."""
+    said = os.environ.get("FTRUN_CODE_COMMIT")
+    if said:
+        return {"commit": said, "dirty": None}
     root = str(Path(__file__).resolve().parent.parent)
     commit = _run(["git", "rev-parse", "HEAD"], cwd=root)
     if commit is None:
-        return {"commit": os.environ.get("FTRUN_CODE_COMMIT"), "dirty": None}
+        return {"commit": None, "dirty": None}
     dirty = _run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root)
     return {"commit": commit, "dirty": bool(dirty) if dirty is not None else None}
 
