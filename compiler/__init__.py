@@ -18,7 +18,9 @@ The pipeline (compiler/pipeline.py, one ordered list; each step's product prints
              pass's final statistics), with the stage at which it can run
   plan       reductions grouped into row passes (a program owns query tiles, streams keys) and column
              passes (owns key tiles, streams queries, reads the row lse); per tile region the masks
-             are folded and dead regions skipped; small ops left to torch; rejections with reasons
+             are folded and dead regions skipped; a masked region whose contribution to any/max/min
+             reads only head-independent inputs is reduced once by torch and skipped by every head;
+             small ops left to torch; rejections with reasons
   codegen    one Triton kernel per pass: two-stage loops from the regions, online softmax with exp2,
              int64 offsets, masked ragged edges, BLOCK_M/BLOCK_N/num_warps/num_stages as parameters
   launch     the callable: check, allocate (never a score-sized buffer), launch, autotune on first call
@@ -31,8 +33,8 @@ Where things are (one concept per file):
   passes/     rewrite.py (the one rule engine, cse), simplify.py, decompose.py, fold.py (rule tables)
   analysis/   axes.py (axis classes, score spaces), index.py (mask atoms on j - i), values.py (partial
               evaluation: dead tiles), reductions.py (sink classes, online factorization), properties.py
-  fusion/     plan.py (the Plan as data + text), kernels.py (passes, regions, rejections), schedule.py
-              (epilogues, stores, torch steps, order)
+  fusion/     plan.py (the Plan as data + text), kernels.py (passes, regions, rejections), hoist.py
+              (regions reduced once for all heads), schedule.py (epilogues, stores, torch steps, order)
   codegen/    emit.py (expressions), context.py (roles, loads, offsets), loops.py (segments), kernel.py
   launch/     loader.py (kernel modules on disk), launcher.py (the callable)
   autotune/   space.py (configs as data), cache.py (persistent, keyed), tune.py

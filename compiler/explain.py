@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compiler.ir.printer import Names, render_node
+from compiler.fusion.plan import torch_text
+from compiler.ir.printer import render_node
 
 
 @dataclass(frozen=True)
@@ -47,17 +48,23 @@ class Report:
 
 def report(compilation) -> Report:
     plan, sources = compilation.plan, compilation.sources
-    names = Names(plan.graph)
+    names = plan.names()
     kernels = tuple(KernelReport(s.name, k.role, s.source, tuple(names(n) for n in k.sinks))
                     for k, s in zip(plan.kernels, sources))
     steps = [t for t in plan.torch_steps if t.kind != "view"]
     entries = [Fallback(t.node.op.name.lower() if t.node.op.name != "TORCH" else str(t.node.attr("target")),
                         max([t.node.shape] + [i.shape for i in t.node.inputs], key=_numel), t.kind, t.why,
-                        render_node(t.node, names)) for t in steps]
+                        _text(t.node, names)) for t in steps]
     return Report(kernels, tuple(e for e in entries if e.kind == "fallback"),
                   tuple(e for e in entries if e.kind == "prologue"),
                   tuple((r.candidate, r.reason) for r in plan.rejected), plan.render(),
                   _graph_text(plan.graph))
+
+
+def _text(n, names) -> str:
+    if names.in_graph(n):
+        return render_node(n, names)
+    return f"{names(n)} = {torch_text(n, names)} : {n.type}"
 
 
 def _numel(shape) -> int:

@@ -22,5 +22,9 @@ class CompileOptions:
     # hoist input-only score-sized subexpressions broadcast over heads (log2 of CORM's threshold)
     # into one torch prologue instead of recomputing them per head
     hoist_broadcast_inputs: bool = True
+    # where a mask leaves a tile region whose contribution to an idempotent reduction (any, max, min) reads
+    # only inputs the same for every head (CORM's threshold above the diagonal), reduce it once in torch
+    # and let every per-head program skip those tiles (fusion/hoist.py)
+    hoist_head_independent_tiles: bool = True
     # skip tiles proven dead by the mask analysis (off only to test that skipping changes nothing)
     skip_dead_tiles: bool = True

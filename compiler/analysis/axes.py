@@ -93,6 +93,14 @@ class AxisInfo:
         self._derived[id(n)] = (n, hit)
         return hit
 
+    def declare(self, n: Node, classes: tuple[int, ...]) -> Node:
+        """Record the classes of a node the planner builds when they cannot be derived from its inputs
+        (a reduction of a band selected by triu/tril); returns n."""
+        if len(classes) != n.type.rank:
+            raise ValueError(f"{len(classes)} classes for a node of rank {n.type.rank}")
+        self._derived[id(n)] = (n, tuple(classes))
+        return n
+
     def quadratic(self, n: Node, space: Space) -> bool:
         c = self.of(n)
         return space.i in c and space.j in c

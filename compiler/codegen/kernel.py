@@ -75,6 +75,12 @@ class KernelWriter:
             e = self.ctx.axes.of(a.sink.node)[-1]
             _, _, pad = self.ctx.inner_of(e, a.sink.node.shape[-1])
             return f"tl.zeros([BLOCK_M, {pad}], dtype=tl.float32)"
+        if a.init is not None:
+            # the contribution of the tiles reduced once for all heads: a [BLOCK_M, 1] load, as a vector
+            tile = self.em.value(a.init, self.pre, ("P", "-"))
+            if a.sink.op is Op.ANY:
+                return f"tl.max({tile}.to(tl.int32), 1)"
+            return f"tl.{a.sink.op.name.lower()}({tile}.to(tl.float32), 1)"
         return _INIT[a.sink.op]
 
     # --- loops ---

@@ -5,7 +5,6 @@ from __future__ import annotations
 from compiler.codegen.kernel import KernelSource, write_kernel
 from compiler.fusion.plan import Plan
 from compiler.ir.ops import Op
-from compiler.ir.printer import Names
 from compiler.options import CompileOptions
 
 
@@ -19,6 +18,6 @@ def materialized(plan: Plan) -> set[int]:
 
 
 def generate(plan: Plan, options: CompileOptions) -> tuple[KernelSource, ...]:
-    names = Names(plan.graph)
+    names = plan.names()
     tensors = materialized(plan)
     return tuple(write_kernel(k, plan.axes, names, tensors, options.target or "cuda") for k in plan.kernels)

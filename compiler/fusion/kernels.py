@@ -114,7 +114,10 @@ def _tile_nodes(bases) -> list[Node]:
 
 
 def build_kernel(name: str, group: Group, ri: ReductionInfo, axes: AxisInfo, options: CompileOptions,
-                 notes: list[str]) -> KernelPlan:
+                 notes: list[str], hoist=None) -> KernelPlan:
+    """The pass of one group. `hoist(name, space, accumulators, regions)` may take regions out of the
+    kernel (their contribution computed once for all heads: fusion/hoist.py) before the loop order is
+    chosen."""
     space = group.space
     role = "row" if group.axis == space.j else "column"
     p, r = (space.i, space.j) if role == "row" else (space.j, space.i)
@@ -134,6 +137,8 @@ def build_kernel(name: str, group: Group, ri: ReductionInfo, axes: AxisInfo, opt
                 truths[id(a.node)] = t
             folded = tuple(_fold(a, truths, leaves) for a in accs)
             regions.append(Region(lo, hi, _shared_nodes(folded, leaves)))
+    if hoist is not None and regions:
+        accs, regions = hoist(name, space, accs, regions)
     reverse = _longest_first(role, regions)
     if reverse:
         notes.append("tiles run in reverse order (longest first): the live band grows with the tile index")

@@ -10,30 +10,36 @@ from compiler.analysis.axes import AxisInfo, Space
 from compiler.analysis.index import Atom
 from compiler.analysis.reductions import Sink
 from compiler.ir.node import Graph, Node
-from compiler.ir.ops import Op
+from compiler.ir.ops import G, Op
 from compiler.ir.printer import Names, fmt_value
 
 
 @dataclass(frozen=True, eq=False)
 class Accumulator:
     """One sink as a kernel computes it: per tile `base` (using the running value of `shift`), then
-    `post` once after the loop. `kind` is the sink's reduction class."""
+    `post` once after the loop. `kind` is the sink's reduction class. `init`: a vector along the program's
+    tile the accumulator starts from instead of the identity (the contribution of tiles reduced once for
+    all heads by a torch step), or None."""
 
     sink: Sink
     base: Node
     shift: Node | None
     post: Node | None
     kind: str
+    init: Node | None = None
 
 
 @dataclass(frozen=True, eq=False)
 class Region:
     """Tiles whose diagonal offsets d = j - i all lie in [lo, hi]: every atom is constant there.
-    `bases[k]` is accumulator k's base folded for the region, None when it is the identity (dead)."""
+    `bases[k]` is accumulator k's base folded for the region, None when it is the identity (dead).
+    `hoisted`: the torch steps that computed the region's contribution once for all heads (its bases are
+    then None: the kernel skips it like a dead region)."""
 
     lo: float
     hi: float
     bases: tuple[Node | None, ...]
+    hoisted: tuple[Node, ...] = ()
 
     @property
     def dead(self) -> bool:
@@ -91,15 +97,19 @@ class Plan:
     def torch_steps(self) -> tuple[TorchStep, ...]:
         return tuple(s for s in self.steps if isinstance(s, TorchStep))
 
+    def names(self) -> Names:
+        """Names of the graph's nodes and of the nodes the plan adds (torch steps outside the graph)."""
+        return Names(self.graph, tuple(t.node for t in self.torch_steps))
+
     def render(self) -> str:
-        names = Names(self.graph)
+        names = self.names()
         lines = []
         for step in self.steps:
             if isinstance(step, KernelPlan):
                 lines.extend(_render_kernel(step, names))
             else:
-                lines.append(f"torch {names(step.node)} = {step.node.op.name.lower()}"
-                             f"{_torch_target(step.node)} : {step.node.type}  [{step.kind}: {step.why}]")
+                lines.append(f"torch {names(step.node)} = {torch_text(step.node, names)} : {step.node.type}  "
+                             f"[{step.kind}: {step.why}]")
         for i, n in self.direct_outputs:
             lines.append(f"output {i} <- {names(n)} (stored in place by its kernel)")
         if self.rejected:
@@ -108,8 +118,14 @@ class Plan:
         return "\n".join(lines) + "\n"
 
 
-def _torch_target(n: Node) -> str:
-    return f" {n.attr('target')}" if n.op is Op.TORCH else ""
+def torch_text(n: Node, names: Names) -> str:
+    """What a torch step computes: the op of a graph node, or the whole expression of a node the plan
+    built (its inner nodes have no names)."""
+    if n.op is Op.TORCH:
+        return f"torch {n.attr('target')}"
+    if names.in_graph(n):
+        return n.op.name.lower()
+    return _call(n, names, 0)
 
 
 def expr(n: Node, names: Names, depth: int = 0) -> str:
@@ -119,11 +135,19 @@ def expr(n: Node, names: Names, depth: int = 0) -> str:
         return name
     if n.op is Op.CONST:
         return fmt_value(n.attr("value"))
-    args = ", ".join(expr(i, names, depth + 1) for i in n.inputs)
-    return f"{n.op.name.lower()}({args})"
+    return _call(n, names, depth)
 
 
-def _fmt_interval(lo: float, hi: float) -> str:
+def _call(n: Node, names: Names, depth: int) -> str:
+    args = [expr(i, names, depth + 1) for i in n.inputs]
+    if n.op in (Op.TRIU, Op.TRIL):
+        args.append(str(n.attr("diagonal")))
+    elif n.op in G.REDUCE:
+        args.append(f"axis={n.attr('axis')}")
+    return f"{n.op.name.lower()}({', '.join(args)})"
+
+
+def fmt_interval(lo: float, hi: float) -> str:
     a = "-inf" if math.isinf(lo) else str(int(lo))
     b = "inf" if math.isinf(hi) else str(int(hi))
     return f"[{a}, {b}]"
@@ -142,10 +166,15 @@ def _render_kernel(k: KernelPlan, names: Names) -> list[str]:
             extras.append(f"rescaled by the running {names(a.shift)}")
         if a.post is not None and not (a.post.op is Op.CONST and a.post.attr("value") == 1.0):
             extras.append(f"then * {expr(a.post, names)}")
+        if a.init is not None:
+            extras.append(f"starts from {names(a.init)}")
         lines.append(text + "  [" + "; ".join(extras) + "]")
     for r in k.regions:
         state = "dead: skipped" if r.dead else "masks folded"
-        lines.append(f"  tiles with j - i in {_fmt_interval(r.lo, r.hi)}: {state}")
+        if r.hoisted:
+            state = ("dead for the kernel: their contribution (head-independent) computed once by torch step "
+                     + ", ".join(names(n) for n in r.hoisted))
+        lines.append(f"  tiles with j - i in {fmt_interval(r.lo, r.hi)}: {state}")
     if k.epilogue:
         lines.append("  epilogue: " + ", ".join(names(n) for n in k.epilogue))
     if k.stores:

@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from compiler.analysis.axes import AxisInfo
 from compiler.analysis.properties import PropertyInfo
+from compiler.fusion.hoist import Hoister, sources_only
 from compiler.fusion.kernels import build_kernel, group_sinks, space_rejections
 from compiler.fusion.plan import KernelPlan, Plan, Rejected, TorchStep
 from compiler.ir.node import Graph, Node
@@ -76,6 +77,9 @@ class _Planner:
         return Plan(self.graph, self.axes, self._order(), tuple(direct), tuple(self.rejected))
 
     def _build_kernels(self, materialized: set[int]) -> None:
+        hoist = None
+        if self.options.hoist_head_independent_tiles:
+            hoist = Hoister(self.axes, self.names, sources_only(self.graph))
         for ri in self.props.reductions:
             if ri.blocked:
                 self.rejected += space_rejections(ri, self.names)
@@ -85,11 +89,17 @@ class _Planner:
             for g in groups:
                 k = len(self.kernels)
                 notes = self._grid_notes(g)
-                kernel = build_kernel(f"{self.name}_k{k}", g, ri, self.axes, self.options, notes[1])
+                kernel = build_kernel(f"{self.name}_k{k}", g, ri, self.axes, self.options, notes[1], hoist)
                 kernel = _with(kernel, batch_fastest=notes[0])
                 self.kernels.append(kernel)
                 for s in g.sinks:
                     self.home[id(s.node)] = k
+        if hoist is not None:
+            self.rejected += hoist.rejected
+            for step, reader in hoist.steps:
+                # ordered with the kernel that reads it (the dependency puts it first)
+                self.pos[id(step.node)] = self.pos[id(reader)]
+                self.torch[id(step.node)] = step
 
     def _grid_notes(self, group) -> tuple[bool, list[str]]:
         shared = [n for n in self.graph.nodes if id(n) in group.streams and any(
@@ -177,6 +187,7 @@ class _Planner:
         kernel = self.kernels[k]
         inside = {id(s) for s in kernel.sinks} | {id(n) for n in kernel.epilogue}
         roots = [a.base for a in kernel.accumulators] + [a.post for a in kernel.accumulators if a.post]
+        roots += [a.init for a in kernel.accumulators if a.init is not None]
         roots += [a.sink.other for a in kernel.accumulators if a.sink.other is not None]
         roots += [i for n in kernel.epilogue for i in n.inputs]
         seen: set[int] = set()
@@ -247,19 +258,22 @@ def _topological(steps, writes) -> list:
 
 
 def _reads(step, writes) -> list:
+    """The steps that write what `step` reads, through the expressions it computes itself."""
     if isinstance(step, TorchStep):
-        nodes = list(step.node.inputs)
+        # the launcher computes the unnamed inner nodes of a torch step's expression on the way
+        stack = list(step.node.inputs)
     else:
-        nodes = []
         stack = [a.base for a in step.accumulators] + [i for n in step.epilogue for i in n.inputs]
         stack += [a.sink.other for a in step.accumulators if a.sink.other is not None]
-        seen = set()
-        while stack:
-            n = stack.pop()
-            if id(n) in seen:
-                continue
-            seen.add(id(n))
-            nodes.append(n)
+        stack += [a.init for a in step.accumulators if a.init is not None]
+    nodes, seen = [], set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        nodes.append(n)
+        if not (isinstance(step, TorchStep) and id(n) in writes):
             stack.extend(n.inputs)
     return [writes[id(n)] for n in nodes if id(n) in writes]
 

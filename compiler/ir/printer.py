@@ -33,9 +33,10 @@ def fmt_attr(v) -> str:
 
 
 class Names:
-    """Stable names for the nodes of one graph (shared by the printer, plans and generated code)."""
+    """Stable names for the nodes of one graph (shared by the printer, plans and generated code).
+    `extra`: nodes outside the graph that a plan computes (its hoisted reductions), numbered after it."""
 
-    def __init__(self, graph: Graph):
+    def __init__(self, graph: Graph, extra: tuple[Node, ...] = ()):
         self._names: dict[int, str] = {}
         count = 0
         for n in graph.nodes:
@@ -44,11 +45,21 @@ class Names:
             elif not _inline(n):
                 self._names[id(n)] = str(count)
                 count += 1
+        self._added: dict[int, Node] = {}
+        for n in extra:
+            if id(n) not in self._names and not _inline(n):
+                self._names[id(n)] = str(count)
+                # held with its name, so that its id cannot be reused while the names live
+                self._added[id(n)] = n
+                count += 1
 
     def __call__(self, n: Node) -> str:
         if _inline(n):
             return fmt_value(n.attr("value"))
         return "%" + self._names.get(id(n), f"?{n.op.name.lower()}")
+
+    def in_graph(self, n: Node) -> bool:
+        return id(n) in self._names and id(n) not in self._added
 
     def bare(self, n: Node) -> str:
         """The name without '%', usable in identifiers."""

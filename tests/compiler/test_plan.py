@@ -82,14 +82,20 @@ def test_causal_row_pass_skips_dead_tiles_and_runs_longest_first(options):
     assert k.reverse and any("longest first" in n for n in k.notes)
 
 
-def test_column_pass_of_corm_keeps_a_cheap_body_above_the_diagonal(options):
+def test_column_pass_of_corm_reduces_the_threshold_above_the_diagonal_once(options):
     plan = _compile("corm", options).plan
     col = plan.kernels[1]
     above = col.regions[-1]
-    # p = 0 there, but 0 >= thr depends on thr: only the threshold is read, no matmul
-    assert not above.dead and not any(n.op is Op.DOT for b in above.bases for n in _walk(b))
-    assert col.batch_fastest and any("L2" in n for n in col.notes)
-    assert [t.kind for t in plan.torch_steps] == ["prologue"]  # log2(max(thr, 0)), once for all heads
+    # p = 0 there, but 0 >= thr depends on thr (only on thr): one torch step reduces it for all heads
+    assert above.dead and above.hoisted == (col.accumulators[0].init,)
+    (hoisted,) = [t for t in plan.torch_steps if t.node is above.hoisted[0]]
+    assert hoisted.node.shape == (1, 20) and not any(n.op is Op.DOT for n in _walk(hoisted.node))
+    assert col.batch_fastest and any("L2" in n for n in col.notes)  # the edge tiles still read thr
+    # log2(max(thr, 0)) and the reduction above the diagonal, each once for all heads
+    assert [t.kind for t in plan.torch_steps] == ["prologue", "prologue"]
+    assert "tiles with j - i in [9, inf]: dead for the kernel" in plan.render()
+    kept = _compile("corm", options.__class__(cache_dir=options.cache_dir, hoist_head_independent_tiles=False))
+    assert not kept.plan.kernels[1].regions[-1].dead
 
 
 def test_keyformer_noise_gets_its_own_row_pass_with_a_reason(options):
