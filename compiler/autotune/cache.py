@@ -31,10 +31,10 @@ class TuneCache:
         entry = self._read().get(key)
         return Config(*entry["config"]) if entry else None
 
-    def put(self, key: str, config: Config, timings: dict[str, float]) -> None:
+    def put(self, key: str, config: Config, timings: dict[str, float], kernel: str = "") -> None:
         data = self._read()
         data[key] = {"config": [config.block_m, config.block_n, config.num_warps, config.num_stages],
-                     "timings_ms": timings}
+                     "timings_ms": timings, "kernel": kernel}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # write then rename, so a reader never sees half a file
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")

@@ -45,5 +45,5 @@ def choose(name: str, role: str, source: str, launch, tensors, options, target: 
     best = min(space, key=lambda c: timings[str(c)])
     if math.isinf(timings[str(best)]):
         raise RuntimeError(f"{name}: no launch config runs: {timings}")
-    cache.put(key, best, timings)
+    cache.put(key, best, timings, name)
     return best
