@@ -22,13 +22,14 @@ class Config:
 
 
 # Every candidate costs one Triton JIT compile (1-2 s) on a cold cache, so the lists are short: the
-# configs that won on the H200 for the seven cases (BENCHMARKS.md) and the ones kernel-anchors §5 found
-# fastest. Row kernels (FA order): 64x64/4 warps/3 stages won everywhere but Keyformer's noise pass
-# (64x128/4/2); 128x128/8/3 is the tutorial's best for d=128.
-ROW = (Config(64, 64, 4, 3), Config(128, 128, 8, 3), Config(64, 128, 4, 2))
-# column-statistics kernels (key-block major): 128x64/4/3 for plain column sums, 64x64 where the pass
-# also streams a second score-sized input (CORM's threshold, Keyformer's noise)
-COLUMN = (Config(128, 64, 4, 3), Config(64, 64, 4, 3), Config(64, 64, 4, 2))
+# configs that won on the H200 in a wide search (FTRUN_AUTOTUNE_SPACE=wide, 25 configs; BENCHMARKS.md).
+# Row kernels (FA order): 64x64/4 warps/3 stages won for every FA pass, 128x128/8/3 within 4 %;
+# Keyformer's noise row pass wants 2 stages.
+ROW = (Config(64, 64, 4, 3), Config(128, 128, 8, 3), Config(64, 64, 4, 2))
+# column-statistics kernels (key-block major): 128x64/4/3 for plain column sums; narrower query tiles
+# where the pass also streams a second score-sized input (CORM's threshold: 64x128/4/2, Keyformer's
+# noise: 64x32/4/2)
+COLUMN = (Config(128, 64, 4, 3), Config(64, 128, 4, 2), Config(64, 32, 4, 2), Config(64, 64, 4, 3))
 # Triton's interpreter runs every program in Python: one small config, with BM != BN so both tile
 # sizes are exercised, and small enough that short test sequences span several tiles
 INTERPRET = Config(32, 16, 4, 1)

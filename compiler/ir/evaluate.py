@@ -117,7 +117,9 @@ class Evaluator:
 
 
 def _as_tensor(x, device):
-    return x if isinstance(x, torch.Tensor) else torch.tensor(x, device=device)
+    # a Python scalar is filled on the device: torch.tensor(x, device=cuda) would copy it from pageable
+    # host memory, which makes the host wait for the stream on every call
+    return x if isinstance(x, torch.Tensor) else torch.full((), x, device=device)
 
 
 def _tensor(x, dtype: torch.dtype, device=None) -> torch.Tensor:
