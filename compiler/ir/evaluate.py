@@ -90,7 +90,7 @@ class Evaluator:
         if op is Op.MIN:
             return x.amin(n.attr("axis"), keepdim=True)
         if op is Op.ANY:
-            return (x != 0).any(n.attr("axis"), keepdim=True)
+            return (x if x.dtype == torch.bool else x != 0).any(n.attr("axis"), keepdim=True)
         if op is Op.SOFTMAX:
             return torch.softmax(x, n.attr("axis"), dtype=self.dtype(n))
         if op is Op.LOG_SOFTMAX:
