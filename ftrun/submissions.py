@@ -30,6 +30,10 @@ END_CLASS = {"COMPLETED": "lost", "FAILED": "crash", "TIMEOUT": "timeout", "DEAD
              "OUT_OF_MEMORY": "killed", "SPECIAL_EXIT": "crash", "LOST": "lost"}
 # a task that vanished from every scheduler view, with no heartbeat for this long, is lost
 LOST_GRACE_S = 600.0
+# a task whose heartbeat is this fresh is still running, whatever the scheduler says: after scancel,
+# Slurm waits KillWait (30 s by default) before SIGKILL and submitit ignores the SIGTERM, so a case may
+# still finish and write its own record; records on its behalf wait until the heartbeat goes stale
+ALIVE_S = 45.0
 
 
 @dataclass
@@ -134,6 +138,8 @@ def reconcile(runs_dir: Path, subs: list[dict], views: dict[str, TaskView], reco
                 continue
             view = views.get(job) if job else TaskView("HELD")
             state = _effective_state(runs_dir, sub, index, view, now)
+            if state in TERMINAL and _beating(runs_dir, sub["id"], index, now):
+                state = "RUNNING"  # ended for the scheduler, but its process is still winding down
             if state in TERMINAL or state == "LOST":
                 why = f"the Slurm task {job} ended {state} before this case finished"
                 flight.written += _write_ended(runs_dir, sub, index, open_positions,
@@ -172,6 +178,13 @@ def _end_class(runs_dir: Path, sub: dict, state: str) -> str:
         ours = (Path(runs_dir) / "cancel" / sub["id"]).is_dir()
         return "cancelled" if ours else "killed"
     return END_CLASS.get(state, "crash")
+
+
+def _beating(runs_dir: Path, sub_id: str, index: int, now: float) -> bool:
+    try:
+        return now - (Path(runs_dir) / "heartbeats" / f"{sub_id}--{index}").stat().st_mtime < ALIVE_S
+    except OSError:
+        return False
 
 
 def _heartbeat_case(runs_dir: Path, sub_id: str, index: int) -> str | None:
