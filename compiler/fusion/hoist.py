@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from compiler.analysis.axes import AxisInfo, Space
 from compiler.fusion.plan import Accumulator, Region, Rejected, TorchStep, fmt_interval
 from compiler.ir.build import ew, reduce
-from compiler.ir.node import Graph, Node, TensorType, const, node
+from compiler.ir.node import Graph, Node, TensorType, const, node, upstream
 from compiler.ir.ops import G, Op
 from compiler.ir.printer import Names
 
@@ -57,7 +57,7 @@ class Hoister:
         terms: dict[int, list[Node]] = {}
         hoisted: list[int] = []
         for r, region in enumerate(regions):
-            if region.dead or any(n.op is Op.DOT for b in region.bases if b is not None for n in _walk(b)):
+            if region.dead or any(n.op is Op.DOT for b in region.bases if b is not None for n in upstream([b])):
                 continue  # nothing to do, or the scores are live there
             try:
                 found = {k: self._term(space, accs, k, region) for k, b in enumerate(region.bases)
@@ -158,14 +158,3 @@ def _band(x: Node, region: Region) -> Node:
     if not math.isinf(region.hi):
         x = node(Op.TRIL, (x,), TensorType(x.shape, x.dtype), diagonal=int(region.hi))
     return x
-
-
-def _walk(n: Node):
-    seen, stack = set(), [n]
-    while stack:
-        x = stack.pop()
-        if id(x) in seen:
-            continue
-        seen.add(id(x))
-        yield x
-        stack.extend(x.inputs)

@@ -16,7 +16,7 @@ from compiler.analysis.index import atoms, intervals
 from compiler.analysis.reductions import ReductionInfo, Sink
 from compiler.analysis.values import is_identity, specialize
 from compiler.fusion.plan import Accumulator, KernelPlan, Region, Rejected
-from compiler.ir.node import Node
+from compiler.ir.node import Node, upstream
 from compiler.ir.printer import Names
 from compiler.options import CompileOptions
 from compiler.passes.rewrite import cse_nodes
@@ -101,18 +101,6 @@ def _split_reasons(groups: list[Group], names: Names, ri: ReductionInfo) -> list
     return out
 
 
-def _tile_nodes(bases) -> list[Node]:
-    seen, order, stack = set(), [], list(bases)
-    while stack:
-        n = stack.pop()
-        if id(n) in seen:
-            continue
-        seen.add(id(n))
-        order.append(n)
-        stack.extend(n.inputs)
-    return order
-
-
 def build_kernel(name: str, group: Group, ri: ReductionInfo, axes: AxisInfo, options: CompileOptions,
                  notes: list[str], hoist=None) -> KernelPlan:
     """The pass of one group. `hoist(name, space, accumulators, regions)` may take regions out of the
@@ -125,9 +113,9 @@ def build_kernel(name: str, group: Group, ri: ReductionInfo, axes: AxisInfo, opt
                  for s in group.sinks for f in [ri.factored[id(s.node)]])
     # folding rewrites only the tile expressions; small values they read (statistics of earlier passes,
     # the running max, Q and K) are leaves and stay the very nodes that are loaded
-    leaves = [n for n in _tile_nodes([a.base for a in accs]) if not axes.quadratic(n, space)]
+    leaves = [n for n in upstream([a.base for a in accs]) if not axes.quadratic(n, space)]
     accs = _shared(accs, leaves)
-    found = atoms(_tile_nodes([a.base for a in accs]), axes, space)
+    found = atoms(upstream([a.base for a in accs]), axes, space)
     regions = []
     if options.skip_dead_tiles and found:
         for lo, hi in intervals(found):

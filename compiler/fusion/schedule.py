@@ -15,7 +15,7 @@ from compiler.analysis.properties import PropertyInfo
 from compiler.fusion.hoist import Hoister, sources_only
 from compiler.fusion.kernels import build_kernel, group_sinks, space_rejections
 from compiler.fusion.plan import KernelPlan, Plan, Rejected, TorchStep
-from compiler.ir.node import Graph, Node
+from compiler.ir.node import Graph, Node, upstream
 from compiler.ir.ops import G, Op
 from compiler.ir.printer import Names
 from compiler.options import CompileOptions
@@ -266,15 +266,7 @@ def _reads(step, writes) -> list:
         stack = [a.base for a in step.accumulators] + [i for n in step.epilogue for i in n.inputs]
         stack += [a.sink.other for a in step.accumulators if a.sink.other is not None]
         stack += [a.init for a in step.accumulators if a.init is not None]
-    nodes, seen = [], set()
-    while stack:
-        n = stack.pop()
-        if id(n) in seen:
-            continue
-        seen.add(id(n))
-        nodes.append(n)
-        if not (isinstance(step, TorchStep) and id(n) in writes):
-            stack.extend(n.inputs)
+    nodes = upstream(stack, lambda n: not (isinstance(step, TorchStep) and id(n) in writes))
     return [writes[id(n)] for n in nodes if id(n) in writes]
 
 

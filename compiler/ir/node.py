@@ -92,6 +92,21 @@ def is_const(n: Node, value=_MISSING) -> bool:
     return value is _MISSING or _same(n.attr("value"), value)
 
 
+def upstream(roots, through=None) -> list[Node]:
+    """Every node reachable from `roots` through inputs, each once, in depth-first order (the last input
+    first). The inputs of a node for which `through(n)` is false are not followed."""
+    seen, order, stack = set(), [], list(roots)
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        order.append(n)
+        if through is None or through(n):
+            stack.extend(n.inputs)
+    return order
+
+
 def _same(a, b) -> bool:
     # bools are compared by identity so that False never matches 0.0
     if isinstance(a, bool) or isinstance(b, bool):
