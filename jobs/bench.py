@@ -1,7 +1,7 @@
 """`ftrun bench kernels`: our compiler's kernels next to the peers, in one process on one GPU.
 
 Every system goes through the same path as a campaign case (jobs.entry.kernel_workload: compile, then
-the float64 check with NaN-poisoned outputs) before it is timed with jobs.timing (CUDA events, L2
+the float64 check with NaN-poisoned outputs, jobs.entry.verify) before it is timed with jobs.timing (CUDA events, L2
 flushed before each call). A system that fails the check is reported, never timed. For the compiler the
 time of each generated kernel is shown too (torch.profiler), which is what performance work needs.
 """
@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from jobs.check import WrongResult, nan_filled_allocations
-from jobs.entry import CaseFailure, kernel_workload
+from jobs.entry import CaseFailure, kernel_workload, verify
 from jobs.spec import SCALES, CaseSpec, kernel_dims
 from jobs.systems import get_system
 from jobs.timing import TimingSpec, time_callable
@@ -44,13 +43,10 @@ def bench_case(model: str, seqlen: int, system_name: str, scale: str = "full", t
         return row
     try:
         work = kernel_workload(spec, system, device)
-        with nan_filled_allocations():
-            outputs = work.fn(*work.inputs)
-        work.check(outputs)
-    except (CaseFailure, WrongResult) as e:
+        verify(work)
+    except CaseFailure as e:
         row.note = f"FAIL: {str(e).splitlines()[0][:200]}"
         return row
-    del outputs
     call = lambda: work.fn(*work.inputs)  # noqa: E731
     row.ms = time_callable(call, device, timing)["median"]
     if profile and system_name == "flashtensor" and device.type == "cuda":

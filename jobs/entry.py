@@ -115,8 +115,9 @@ def _workload(spec: CaseSpec, device: torch.device) -> Workload:
     raise CaseFailure("unsupported", f"unknown part {spec.part!r}")
 
 
-def _measure(spec: CaseSpec, device: torch.device, timing: TimingSpec) -> dict:
-    work = guard("crash", lambda: _workload(spec, device))
+def verify(work: Workload) -> dict:
+    """The correctness gate before any timing: one call into NaN-filled allocations, checked against the
+    float64 reference, inputs unchanged. Returns the check's statistics; raises CaseFailure."""
     originals = [x.clone() if isinstance(x, torch.Tensor) else x for x in work.inputs]
     with nan_filled_allocations():
         outputs = guard("compile_error", lambda: work.fn(*work.inputs))
@@ -126,8 +127,12 @@ def _measure(spec: CaseSpec, device: torch.device, timing: TimingSpec) -> dict:
         raise CaseFailure("wrong_result", str(e)) from None
     if any(isinstance(a, torch.Tensor) and not torch.equal(a, b) for a, b in zip(work.inputs, originals)):
         raise CaseFailure("wrong_result", "the system modified its inputs")
-    del outputs, originals
+    return check
 
+
+def _measure(spec: CaseSpec, device: torch.device, timing: TimingSpec) -> dict:
+    work = guard("crash", lambda: _workload(spec, device))
+    check = verify(work)
     call = lambda: work.fn(*work.inputs)  # noqa: E731
     memory = guard("crash", lambda: peak_memory(call, device))
     times = guard("crash", lambda: time_callable(call, device, timing))
