@@ -36,7 +36,6 @@ class Launcher:
         self.kernels = {s.name: (s, m) for s, m in zip(sources, modules)}
         self.constants, self.out_spec, self.signature = constants, out_spec, signature
         self.direct = {id(n): i for i, n in plan.direct_outputs}
-        self.configs: dict[str, object] = {}
         self.launch_args: dict[str, dict] = {}
         self.stats = LaunchStats()
         # what every call allocates, worked out once (the host time of a call shows at short sequences)
@@ -90,7 +89,6 @@ class Launcher:
             t0 = time.perf_counter()
             target = "cuda" if device.type == "cuda" else "interpret"
             config = choose(k.name, k.role, source.source, module.launch, tensors, self.options, target)
-            self.configs[k.name] = config
             self.launch_args[k.name] = launch_args = config.launch_args()
             self.stats.configs[k.name] = str(config)
             self.stats.tune_s += time.perf_counter() - t0
