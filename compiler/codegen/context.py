@@ -33,6 +33,10 @@ class KernelContext:
         self.used_names: dict[str, int] = {}
         self._varies: dict[int, tuple[Node, bool]] = {}
         self.batch = tuple(c for c in kernel.space.batch)
+        # the loop streams a score-shaped tile that no other program reads (Keyformer's per-head noise):
+        # its loads must be software-pipelined, which Triton does for loads that feed no dot only when
+        # the loop names its stages (tl.range(..., num_stages=...))
+        self.streams_tiles = False
 
     # --- roles ---
 
@@ -160,6 +164,16 @@ class KernelContext:
         ptr = f"{name}_ptr" + "".join(f" + {t}" for t in terms)
         return ptr, " & ".join(masks) if masks else None
 
+    def _read_once(self, n: Node) -> bool:
+        """Whether tile `n` spans the program's tile and the streamed one and differs per batch index:
+        then each of its tiles is read by one program only, straight from memory (nothing to reuse in
+        L2, unlike CORM's threshold, which every head re-reads)."""
+        classes = self.axes.of(n)
+        if self.k.p not in classes or self.k.r not in classes:
+            return False
+        sizes = self.axes.sizes
+        return all(c in classes for c in self.batch if sizes[c] > 1)
+
     def load(self, n: Node, scope: Scope, orient) -> str:
         if n.op is Op.VIEW and not self.is_tensor(n):
             base, layout = n.src, n.attr("layout")
@@ -168,6 +182,8 @@ class KernelContext:
         if not any(t is base for t in self.loads):
             self.loads.append(base)
         ptr, mask = self.access(n, base, layout, scope, orient)
+        if scope.kind == "loop" and self._read_once(n):
+            self.streams_tiles = True
         text = f"tl.load({ptr}, mask={mask}, other=0)" if mask else f"tl.load({ptr})"
         wide = compute_dtype(base.dtype, self.target)
         return f"{text}.to({to_triton(wide)})" if wide != base.dtype else text

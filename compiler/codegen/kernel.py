@@ -92,11 +92,13 @@ class KernelWriter:
         p_size, r_size = self.ctx.axes.sizes[k.p], self.ctx.axes.sizes[k.r]
         lines, segments = segment_code(spans, p_size, r_size, lambda i: k.regions[i].dead)
         self.body += ["    " + x for x in lines]
+        heads = []
         shifts = {id(a.shift) for a in k.accumulators if a.shift is not None}
         for seg in segments:
             bases = [a.base for a in k.accumulators] if seg.region is None else list(k.regions[seg.region].bases)
             what = "edge tiles: masks computed" if seg.region is None else "masks folded"
             self.body.append(f"    # {what}{', ragged end checked' if seg.bounds else ''}")
+            heads.append(len(self.body))
             self.body.append(f"    for r0 in range({seg.lo}, {seg.hi}, BLOCK_N):")
             scope = Scope("        ", "loop", seg.bounds, self.pre)
             scope.emit("o_r = r0 + tl.arange(0, BLOCK_N)")
@@ -104,6 +106,9 @@ class KernelWriter:
                 scope.emit(f"m_r = o_r < {r_size}")
             self._body(scope, bases, shifts)
             self.body += scope.lines
+        if self.ctx.streams_tiles:
+            for i, seg in zip(heads, segments):
+                self.body[i] = f"    for r0 in tl.range({seg.lo}, {seg.hi}, BLOCK_N, num_stages=STAGES):"
 
     def _tile(self, n: Node, scope: Scope, op: Op) -> str:
         """The [BLOCK_M, BLOCK_N] tile of an accumulator's operand, its padding set to the identity."""
@@ -218,6 +223,9 @@ class KernelWriter:
         args = [ctx.arg(t) for t in ctx.tensors]
         strides = [f"{a}_s{d}" for a, t in zip(args, ctx.tensors) for d in range(t.type.rank)]
         params = [f"{a}_ptr" for a in args] + strides + ["BLOCK_M: tl.constexpr", "BLOCK_N: tl.constexpr"]
+        stages = ", STAGES=num_stages" if ctx.streams_tiles else ""
+        if ctx.streams_tiles:
+            params.append("STAGES: tl.constexpr")
         text = "\n".join(lines)
         helpers = _TANH[self.target] + "\n\n" if "_tanh(" in text else ""
         n_batch = math.prod(ctx.axes.sizes[c] for c in ctx.batch)
@@ -232,7 +240,7 @@ class KernelWriter:
             f"def launch({', '.join(args)}, *, BLOCK_M, BLOCK_N, num_warps, num_stages):\n"
             f"    grid = {grid}\n"
             f"    {k.name}_kernel[grid](\n        {', '.join(args)},\n        {stride_args},\n"
-            "        BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, num_warps=num_warps, num_stages=num_stages,\n    )\n"
+            f"        BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N{stages}, num_warps=num_warps, num_stages=num_stages,\n    )\n"
         )
 
 

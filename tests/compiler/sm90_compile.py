@@ -3,12 +3,14 @@ process (Triton's interpreter patches triton.language in the process that uses i
 
     python sm90_compile.py jobs.json    # [{"path", "kernel", "signature", "constexprs", "options"}]
 
-Prints one JSON line per kernel: {"kernel", "shared", "tanh_approx"}.
+Prints one JSON line per kernel: {"kernel", "shared", "tanh_approx", "sync_f32_tiles"}; the last counts
+2-D fp32 global loads left synchronous (not turned into pipelined async copies) in the final TTGIR.
 """
 
 import importlib.util
 import json
 import os
+import re
 import sys
 
 os.environ.pop("TRITON_INTERPRET", None)
@@ -25,8 +27,9 @@ def compile_one(job: dict) -> dict:
     fn = getattr(module, f"{job['kernel']}_kernel")
     source = ASTSource(fn, job["signature"], job["constexprs"])
     compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32), options=job["options"])
+    sync = re.findall(r"= tt\.load .*: tensor<\d+x\d+x!tt\.ptr<f32>", compiled.asm["ttgir"])
     return {"kernel": job["kernel"], "shared": compiled.metadata.shared,
-            "tanh_approx": "tanh.approx.f32" in compiled.asm["ptx"]}
+            "tanh_approx": "tanh.approx.f32" in compiled.asm["ptx"], "sync_f32_tiles": len(sync)}
 
 
 if __name__ == "__main__":

@@ -116,3 +116,13 @@ def test_multiple_softmaxes_share_a_space(options):
     ra, rb = two(q.double(), k.double(), v.double())
     assert_close(a, ra, "float32")
     assert_close(b, rb, "float32")
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_per_head_score_inputs_are_pipelined(batch, options):
+    """A score-shaped input that each program reads alone (an additive bias per head, at batch 1) is
+    streamed through a staged loop; one shared by the batch is re-read from L2 and left as it is."""
+    spec = Spec(mask="bias", stats=("col_sum",), batch=batch, heads=2, q_len=40, kv_len=40)
+    fn = _run(spec, options)
+    staged = ["num_stages=STAGES" in s.source for s in fn.sources]
+    assert staged == [batch == 1] * len(fn.plan.kernels)
