@@ -23,6 +23,8 @@ from compiler.ir.build import ew, reduce
 from compiler.ir.node import Graph, Node, TensorType, const, node, upstream
 from compiler.ir.ops import G, Op
 from compiler.ir.printer import Names
+from compiler.passes.fold import RULES as FOLD_RULES
+from compiler.passes.rewrite import rewrite_node
 
 IDEMPOTENT = (Op.ANY, Op.MAX, Op.MIN)
 _COMBINE = {Op.ANY: Op.OR, Op.MAX: Op.MAXIMUM, Op.MIN: Op.MINIMUM}
@@ -109,7 +111,8 @@ class Hoister:
         a = accs[k]
         classes = self.axes.of(a.sink.operand)
         rank = len(classes)
-        value = self._shared(region.bases[k], space)
+        # the fold rules again: the mask's -inf may now meet what fold could not simplify (-inf >= log2 y)
+        value = self._shared(rewrite_node(region.bases[k], FOLD_RULES), space)
         sizes = (self.axes.sizes[space.i], self.axes.sizes[space.j])
         if a.sink.op is Op.ANY and value.dtype != "bool":
             value = ew(Op.NE, value, const(0, (), value.dtype))

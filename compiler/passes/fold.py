@@ -10,6 +10,8 @@ s·(log2(e)/√d) + mask. A comparison with an exp2 moves to the log domain (no 
 
 from __future__ import annotations
 
+import math
+
 from compiler.ir.build import cast, ew
 from compiler.ir.dtypes import FLOATS, is_float
 from compiler.ir.node import Graph, Node, TensorType, const, node
@@ -79,6 +81,19 @@ def _log_compare(g: Node, e: Node, z: Node) -> Node:
     return ew(Op.GE, e.inputs[0], bound)
 
 
+def _log_is_neg_inf(g: Node, y: Node) -> Node | None:
+    """log2(y) <= -inf holds exactly where y == 0 (-0 included; log2 of a negative or NaN is NaN)."""
+    return ew(Op.EQ, y, const(0.0, g.shape, y.dtype)) if is_float(y.dtype) else None  # keeps g's shape
+
+
+def _neg_inf(n: Node) -> bool:  # a constant of any shape (a splat)
+    return n.op is Op.CONST and is_float(n.dtype) and _val(n) == -math.inf
+
+
+def _zero(n: Node) -> bool:
+    return n.op is Op.CONST and not isinstance(n.attr("value"), bool) and _val(n) == 0
+
+
 _S = P(name="c", where=_scalar)
 RULES: list[Rule] = [
     (P(Op.CAST, P(name="x"), name="c"), _widen),
@@ -95,6 +110,12 @@ RULES: list[Rule] = [
     (P(Op.MUL, P(frozenset({Op.ADD, Op.SUB}), name="s"), _S, name="m"), _distribute),
     (P(Op.GE, P(Op.EXP2, name="e"), P(name="z"), name="g"), _log_compare),
     (P(Op.LE, P(name="z"), P(Op.EXP2, name="e"), name="g"), _log_compare),
+    # what a mask's -inf leaves of such a compare (CORM's threshold above the diagonal): no log at all
+    (P(Op.GE, P(where=_neg_inf), P(Op.LOG2, P(name="y")), name="g"), _log_is_neg_inf),
+    (P(Op.LE, P(Op.LOG2, P(name="y")), P(where=_neg_inf), name="g"), _log_is_neg_inf),
+    # max(x, 0) == 0 <=> x <= 0 (a NaN x: false on both sides)
+    (P(Op.EQ, P(Op.MAXIMUM, P(name="x"), P(where=_zero)), P(where=_zero), name="e"),
+     lambda e, x: ew(Op.LE, x, const(0.0, e.shape, x.dtype)) if is_float(x.dtype) else None),
     # row-statistic algebra that the fusion plan relies on to simplify rescale factors
     (P(Op.SUB, P(name="a"), P(Op.ADD, P(name="a"), P(name="b")), name="s"),
      lambda s, a, b: ew(Op.NEG, b, dtype=s.dtype) if b.shape == s.shape else None),
