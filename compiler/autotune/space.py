@@ -26,10 +26,14 @@ class Config:
 # Row kernels (FA order): 64x64/4 warps/3 stages won for every FA pass, 128x128/8/3 within 4 %;
 # Keyformer's noise row pass wants 2 stages.
 ROW = (Config(64, 64, 4, 3), Config(128, 128, 8, 3), Config(64, 64, 4, 2))
-# column-statistics kernels (key-block major): 128x64/4/3 for plain column sums; narrower query tiles
-# where the pass also streams a second score-sized input (CORM's threshold: 64x128/4/2, Keyformer's
-# noise: 64x32/4/2)
-COLUMN = (Config(128, 64, 4, 3), Config(64, 128, 4, 2), Config(64, 32, 4, 2), Config(64, 64, 4, 3))
+# column-statistics kernels (key-block major): 128x64/4/3 for plain column sums; 64x128/4/2 where the
+# pass also reads a score-sized input every head shares (CORM's threshold, from L2)
+COLUMN = (Config(128, 64, 4, 3), Config(64, 128, 4, 2), Config(64, 64, 4, 3))
+# kernels whose loop pipelines a per-head score-sized input (Keyformer's noise, either pass): with the
+# stream pipelined, 64x64/4/3 won both passes in the wide search (row 0.544 ms, column 0.547) and
+# 64x64/4/2 came second (0.599, 0.553); nothing else came within 9 %, and a short list keeps a cold
+# compile + tune of such a case under 20 s
+STREAM = (Config(64, 64, 4, 3), Config(64, 64, 4, 2))
 # Triton's interpreter runs every program in Python: one small config, with BM != BN so both tile
 # sizes are exercised, and small enough that short test sequences span several tiles
 INTERPRET = Config(32, 16, 4, 1)
@@ -46,4 +50,4 @@ def candidates(role: str, target: str) -> tuple[Config, ...]:
         return (INTERPRET,)
     if os.environ.get("FTRUN_AUTOTUNE_SPACE") == "wide":
         return WIDE
-    return ROW if role == "row" else COLUMN
+    return {"row": ROW, "column": COLUMN, "stream": STREAM}[role]

@@ -48,6 +48,7 @@ class KernelSource:
     source: str  # a Python module: the @triton.jit kernel and its `launch` wrapper
     tensors: tuple[Node, ...]  # the wrapper's tensor arguments, in order
     loads: tuple[Node, ...]  # those of them the kernel reads (the others it writes)
+    streams: bool = False  # its loop pipelines a per-head score-shaped input (tuned from its own list)
 
 
 class KernelWriter:
@@ -68,7 +69,7 @@ class KernelWriter:
         head = self._head()
         lines = _drop_unused(head + self.pre.lines + ["    " + x for x in init] + self.body + post.lines)
         source = self._module(lines)
-        return KernelSource(k.name, source, tuple(self.ctx.tensors), tuple(self.ctx.loads))
+        return KernelSource(k.name, source, tuple(self.ctx.tensors), tuple(self.ctx.loads), self.ctx.streams_tiles)
 
     def _init(self, a) -> str:
         if a.sink.op is Op.DOT:

@@ -88,7 +88,8 @@ class Launcher:
         if launch_args is None:
             t0 = time.perf_counter()
             target = "cuda" if device.type == "cuda" else "interpret"
-            config = choose(k.name, k.role, source.source, module.launch, tensors, self.options, target)
+            role = "stream" if source.streams else k.role
+            config = choose(k.name, role, source.source, module.launch, tensors, self.options, target)
             self.launch_args[k.name] = launch_args = config.launch_args()
             self.stats.configs[k.name] = str(config)
             self.stats.tune_s += time.perf_counter() - t0
