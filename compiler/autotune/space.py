@@ -23,9 +23,8 @@ class Config:
 
 # Every candidate costs one Triton JIT compile (1-2 s) on a cold cache, so the lists are short: the
 # configs that won on the H200 in a wide search (FTRUN_AUTOTUNE_SPACE=wide, 25 configs; BENCHMARKS.md).
-# Row kernels (FA order): 64x64/4 warps/3 stages won for every FA pass, 128x128/8/3 within 4 %;
-# Keyformer's noise row pass wants 2 stages.
-ROW = (Config(64, 64, 4, 3), Config(128, 128, 8, 3), Config(64, 64, 4, 2))
+# Row kernels (FA order): 64x64/4 warps/3 stages won for every FA pass, 128x128/8/3 within 4 %
+ROW = (Config(64, 64, 4, 3), Config(128, 128, 8, 3))
 # column-statistics kernels (key-block major): 128x64/4/3 for plain column sums; 64x128/4/2 where the
 # pass also reads a score-sized input every head shares (CORM's threshold, from L2)
 COLUMN = (Config(128, 64, 4, 3), Config(64, 128, 4, 2), Config(64, 64, 4, 3))
