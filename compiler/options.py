@@ -16,9 +16,10 @@ class CompileOptions:
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "ftrun" / "autotune")
     # pin one config for every kernel: (BLOCK_M, BLOCK_N, num_warps, num_stages); skips autotuning
     config: tuple[int, int, int, int] | None = None
-    # a row kernel that streams a score-sized input (Keyformer's noise) gets its own kernel, so the
-    # attention kernel does not carry the extra loads (measured faster on H200: kernel-anchors §5)
-    split_side_streams: bool = True
+    # give a row pass that streams a score-sized input the attention pass does not read (Keyformer's
+    # noise) a kernel of its own. Off: one pass does both; with the noise stream pipelined it is faster
+    # on the H200 (0.776 ms against 0.335 + 0.568, BENCHMARKS.md); unpipelined it was slower
+    split_side_streams: bool = False
     # hoist input-only score-sized subexpressions broadcast over heads (log2 of CORM's threshold)
     # into one torch prologue instead of recomputing them per head
     hoist_broadcast_inputs: bool = True

@@ -1,10 +1,10 @@
 """From reduction classes to kernels: group sinks into passes, orient each pass, find its dead tiles.
 
 Sinks of one score space with the same stage and reduced axis can share a pass. Online partners (a sum
-rescaled by a running max) must share it. Passes whose operands stream different score-sized inputs are
-kept apart (CompileOptions.split_side_streams): Keyformer's noise is read only by its own row pass, so
-the attention pass stays as lean as plain attention. Each decision that splits or refuses a fusion is
-recorded as a Rejected candidate with its reason.
+rescaled by a running max) must share it. Passes whose operands stream different score-sized inputs
+share one kernel unless CompileOptions.split_side_streams keeps them apart (Keyformer's noise statistics
+then get a row pass of their own and the attention pass stays as lean as plain attention). Each decision
+that splits or refuses a fusion is recorded as a Rejected candidate with its reason.
 """
 
 from __future__ import annotations
@@ -65,13 +65,15 @@ def group_sinks(ri: ReductionInfo, axes: AxisInfo, materialized: set[int], optio
     for s in ri.sinks:
         comps.setdefault(find(id(s.node)), []).append(s)
     groups: dict[tuple, list[Sink]] = {}
+    read: dict[tuple, frozenset] = {}  # the score-sized inputs each group streams
     for members in comps.values():
         s0 = members[0]
         streams = frozenset().union(*(_streams(s.operand, axes, space, materialized, memo) for s in members))
         key = (ri.stage[id(s0.node)], s0.axis, streams if options.split_side_streams else None)
         groups.setdefault(key, []).extend(members)
-    out = [Group(space, st, axis, tuple(sorted(m, key=ri.sinks.index)), streams or frozenset())
-           for (st, axis, streams), m in groups.items()]
+        read[key] = read.get(key, frozenset()) | streams
+    out = [Group(space, key[0], key[1], tuple(sorted(m, key=ri.sinks.index)), read[key])
+           for key, m in groups.items()]
     out.sort(key=lambda g: (g.stage, g.axis != space.j, len(g.streams), ri.sinks.index(g.sinks[0])))
     rejected += _split_reasons(out, names, ri)
     return out, rejected

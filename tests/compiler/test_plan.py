@@ -16,7 +16,7 @@ DIMS = {"batch": 2, "heads": 4, "kv_heads": 2, "head_dim": 16, "q_len": 12, "kv_
 
 # per case: the roles of its kernels, in order
 ROLES = {"attn": ["row"], "gemma2": ["row"], "h2o": ["row", "column"], "roco": ["row", "column"],
-         "snapkv": ["row", "column"], "corm": ["row", "column"], "kf": ["row", "row", "column"]}
+         "snapkv": ["row", "column"], "corm": ["row", "column"], "kf": ["row", "column"]}
 
 
 def _compile(name, options, until="plan"):
@@ -98,12 +98,13 @@ def test_column_pass_of_corm_reduces_the_threshold_above_the_diagonal_once(optio
     assert not kept.plan.kernels[1].regions[-1].dead
 
 
-def test_keyformer_noise_gets_its_own_row_pass_with_a_reason(options):
+def test_keyformer_noise_shares_the_attention_pass_unless_split(options):
     plan = _compile("kf", options).plan
-    assert any("split_side_streams" in r.reason for r in plan.rejected)
     assert any("finished values" in r.reason for r in plan.rejected)
-    fused = _compile("kf", options.__class__(cache_dir=options.cache_dir, split_side_streams=False)).plan
-    assert [k.role for k in fused.kernels] == ["row", "column"]
+    assert not any("split_side_streams" in r.reason for r in plan.rejected)
+    split = _compile("kf", options.__class__(cache_dir=options.cache_dir, split_side_streams=True)).plan
+    assert [k.role for k in split.kernels] == ["row", "row", "column"]
+    assert any("split_side_streams" in r.reason for r in split.rejected)
 
 
 def test_every_step_can_be_dumped(options):

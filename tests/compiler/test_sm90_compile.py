@@ -79,7 +79,8 @@ def test_production_config_compiles_for_sm90(tmp_path):
 @pytest.mark.slow
 def test_streamed_noise_is_pipelined(tmp_path):
     """Keyformer's per-head noise feeds no dot, so Triton pipelines its loads only in a loop that names
-    its stages: both noise passes must load every fp32 tile asynchronously (BENCHMARKS.md: 0.73 ->
-    0.57 ms and 0.80 -> 0.62 ms on the H200). Attention's own pass loads only dot operands."""
+    its stages: both passes over the noise must load every fp32 tile asynchronously (BENCHMARKS.md:
+    0.73 -> 0.57 ms and 0.80 -> 0.62 ms on the H200 for the passes as they were split then)."""
     results = {r["kernel"]: r for r in _compile(_jobs("kf", DIMS, lambda role: SMALL_CONFIG, tmp_path), tmp_path)}
-    assert results["kf_k1"]["sync_f32_tiles"] == 0 and results["kf_k2"]["sync_f32_tiles"] == 0
+    assert set(results) == {"kf_k0", "kf_k1"}  # attention with the noise's row statistics, column pass
+    assert all(r["sync_f32_tiles"] == 0 for r in results.values())
