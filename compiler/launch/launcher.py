@@ -20,6 +20,7 @@ from compiler.fusion.schedule import direct_strides
 from compiler.ir.dtypes import to_torch
 from compiler.ir.evaluate import Evaluator
 from compiler.ir.node import Node
+from compiler.launch.direct import Direct
 from compiler.options import CompileOptions
 
 
@@ -27,6 +28,7 @@ from compiler.options import CompileOptions
 class LaunchStats:
     configs: dict[str, str] = field(default_factory=dict)  # kernel -> chosen config
     tune_s: float = 0.0
+    direct: int = 0  # launches that went straight to the compiled kernel (launch/direct.py)
 
 
 class Launcher:
@@ -37,6 +39,8 @@ class Launcher:
         self.constants, self.out_spec, self.signature = constants, out_spec, signature
         self.direct = {id(n): i for i, n in plan.direct_outputs}
         self.launch_args: dict[str, dict] = {}
+        self.shape_args: dict[str, dict] = {}  # what module.arguments needs of the config
+        self.direct_launch: dict[str, Direct | None] = {}
         self.stats = LaunchStats()
         # what every call allocates, worked out once (the host time of a call shows at short sequences)
         self.allocations = {id(n): self._allocation(n) for k in plan.kernels for n in k.stores}
@@ -91,9 +95,19 @@ class Launcher:
             role = "stream" if source.streams else k.role
             config = choose(k.name, role, source.source, module.launch, tensors, self.options, target)
             self.launch_args[k.name] = launch_args = config.launch_args()
+            self.shape_args[k.name] = {a: launch_args[a] for a in ("BLOCK_M", "BLOCK_N", "num_stages")}
             self.stats.configs[k.name] = str(config)
             self.stats.tune_s += time.perf_counter() - t0
-        module.launch(*tensors, **launch_args)
+        direct = self.direct_launch.get(k.name)
+        if direct is not None:
+            grid, args = module.arguments(*tensors, **self.shape_args[k.name])
+            if direct(grid, args):
+                self.stats.direct += 1
+                return
+        compiled = module.launch(*tensors, **launch_args)
+        if device.type == "cuda":
+            _, args = module.arguments(*tensors, **self.shape_args[k.name])
+            self.direct_launch[k.name] = Direct.after(compiled, tensors, args)
 
     def _allocation(self, n: Node) -> tuple:
         """(output index or None, shape, dtype, stride map into the output's buffer or None)."""

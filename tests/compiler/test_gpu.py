@@ -59,3 +59,30 @@ def test_peak_memory_holds_no_score_matrix(name, options):
     extra = torch.cuda.max_memory_allocated() - base
     one_score_matrix_fp16 = FULL["heads"] * FULL["q_len"] * FULL["kv_len"] * 2
     assert extra < one_score_matrix_fp16 / 4, f"{extra / 2**20:.0f} MiB"
+
+
+@pytest.mark.parametrize("name", ["h2o", "kf"])
+def test_direct_launches_match_tritons(name, options):
+    """Repeated calls go straight to the compiled kernels (launch/direct.py) and give the same bits as the
+    first call through Triton's path; an input Triton would specialize differently (a pointer off its
+    16-byte alignment) goes back through Triton, is right, and the next aligned call is direct again."""
+    d = dims(batch=1, heads=4, kv_heads=4, head_dim=64, q_len=300, kv_len=300)
+    case, inputs, fn = compile_case(name, d, "float16", options, "cuda")
+    args = tuple(inputs.values())
+    first = [o.clone() for o in fn(*args)]
+    assert fn.launcher.stats.direct == 0
+    for _ in range(3):
+        again = fn(*args)
+        assert all(torch.equal(a, b) for a, b in zip(first, again))
+    n_kernels = len(fn.plan.kernels)
+    assert fn.launcher.stats.direct == 3 * n_kernels
+    q = args[0]
+    shifted = torch.empty(q.numel() + 1, dtype=q.dtype, device=q.device)[1:].view(q.shape)
+    shifted.copy_(q)
+    assert shifted.data_ptr() % 16 != 0
+    off = fn(shifted, *args[1:])
+    assert fn.launcher.stats.direct == 3 * n_kernels  # Triton's path
+    assert all(torch.equal(a, b) for a, b in zip(first, off))
+    fn(*args)
+    fn(*args)
+    assert fn.launcher.stats.direct == 4 * n_kernels
