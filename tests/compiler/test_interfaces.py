@@ -154,3 +154,18 @@ def test_gpucheck_runs_on_cpu_through_the_interpreter(capsys, tmp_path):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "logits ±100: ok" in out and "h2o" in out
+
+
+def test_direct_launch_knows_the_installed_triton():
+    """The launcher's direct path (launch/direct.py) is on only where Triton's run() launches a compiled
+    kernel the way it does: true for the Triton CI installs, so a Triton that changes it shows here."""
+    from triton.knobs import HookChain
+
+    from compiler.launch import direct
+
+    assert direct._run_matches()
+    assert direct._hook(None) is None and direct._hook(HookChain()) is None  # nothing to call
+    chain = HookChain()
+    chain.add(print)
+    assert direct._hook(chain) is chain
+    assert direct.Direct.after(None, [torch.zeros(1)], ()) is None  # CPU or interpreter: Triton's path
