@@ -18,7 +18,7 @@ from compiler.ir.node import Graph, Node, TensorType, const, node
 from compiler.ir.ops import Op
 from compiler.passes import simplify as simplify_rules
 from compiler.passes.rewrite import P, Rule, cse, graph_rewrite
-from compiler.passes.simplify import simplify
+from compiler.passes.simplify import _value_is, simplify
 
 _WIDTH = {"f16": 1, "bf16": 1, "f32": 2, "f64": 3}
 _WIDENABLE = frozenset({Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.NEG, Op.TANH, Op.EXP2, Op.LOG2, Op.ABS, Op.SQRT,
@@ -86,14 +86,6 @@ def _log_is_neg_inf(g: Node, y: Node) -> Node | None:
     return ew(Op.EQ, y, const(0.0, g.shape, y.dtype)) if is_float(y.dtype) else None  # keeps g's shape
 
 
-def _neg_inf(n: Node) -> bool:  # a constant of any shape (a splat)
-    return n.op is Op.CONST and is_float(n.dtype) and _val(n) == -math.inf
-
-
-def _zero(n: Node) -> bool:
-    return n.op is Op.CONST and not isinstance(n.attr("value"), bool) and _val(n) == 0
-
-
 _S = P(name="c", where=_scalar)
 RULES: list[Rule] = [
     (P(Op.CAST, P(name="x"), name="c"), _widen),
@@ -111,10 +103,10 @@ RULES: list[Rule] = [
     (P(Op.GE, P(Op.EXP2, name="e"), P(name="z"), name="g"), _log_compare),
     (P(Op.LE, P(name="z"), P(Op.EXP2, name="e"), name="g"), _log_compare),
     # what a mask's -inf leaves of such a compare (CORM's threshold above the diagonal): no log at all
-    (P(Op.GE, P(where=_neg_inf), P(Op.LOG2, P(name="y")), name="g"), _log_is_neg_inf),
-    (P(Op.LE, P(Op.LOG2, P(name="y")), P(where=_neg_inf), name="g"), _log_is_neg_inf),
+    (P(Op.GE, P(where=_value_is(-math.inf)), P(Op.LOG2, P(name="y")), name="g"), _log_is_neg_inf),
+    (P(Op.LE, P(Op.LOG2, P(name="y")), P(where=_value_is(-math.inf)), name="g"), _log_is_neg_inf),
     # max(x, 0) == 0 <=> x <= 0 (a NaN x: false on both sides)
-    (P(Op.EQ, P(Op.MAXIMUM, P(name="x"), P(where=_zero)), P(where=_zero), name="e"),
+    (P(Op.EQ, P(Op.MAXIMUM, P(name="x"), P(where=_value_is(0))), P(where=_value_is(0)), name="e"),
      lambda e, x: ew(Op.LE, x, const(0.0, e.shape, x.dtype)) if is_float(x.dtype) else None),
     # row-statistic algebra that the fusion plan relies on to simplify rescale factors
     (P(Op.SUB, P(name="a"), P(Op.ADD, P(name="a"), P(name="b")), name="s"),
