@@ -98,15 +98,13 @@ class Launcher:
             self.shape_args[k.name] = {a: launch_args[a] for a in ("BLOCK_M", "BLOCK_N", "num_stages")}
             self.stats.configs[k.name] = str(config)
             self.stats.tune_s += time.perf_counter() - t0
+        grid, args = module.arguments(*tensors, **self.shape_args[k.name])
         direct = self.direct_launch.get(k.name)
-        if direct is not None:
-            grid, args = module.arguments(*tensors, **self.shape_args[k.name])
-            if direct(grid, args):
-                self.stats.direct += 1
-                return
+        if direct is not None and direct(grid, args):
+            self.stats.direct += 1
+            return
         compiled = module.launch(*tensors, **launch_args)
         if device.type == "cuda":
-            _, args = module.arguments(*tensors, **self.shape_args[k.name])
             self.direct_launch[k.name] = Direct.after(compiled, tensors, args)
 
     def _allocation(self, n: Node) -> tuple:
