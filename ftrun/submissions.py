@@ -166,7 +166,7 @@ def _effective_state(runs_dir: Path, sub: dict, index: int, view: TaskView | Non
     if view.state != "ABSENT":
         return view.state
     started = Path(runs_dir) / "tasks" / sub["id"] / f"{index}.json"
-    beat = Path(runs_dir) / "heartbeats" / f"{sub['id']}--{index}"
+    beat = _heartbeat(runs_dir, sub["id"], index)
     last = max((p.stat().st_mtime for p in (started, beat) if p.exists()), default=None)
     if last is None:
         last = max(a["submitted"] for a in sub.get("arrays") or [{"submitted": now}])
@@ -180,16 +180,20 @@ def _end_class(runs_dir: Path, sub: dict, state: str) -> str:
     return END_CLASS.get(state, "crash")
 
 
+def _heartbeat(runs_dir: Path, sub_id: str, index: int) -> Path:
+    return Path(runs_dir) / "heartbeats" / f"{sub_id}--{index}"
+
+
 def _beating(runs_dir: Path, sub_id: str, index: int, now: float) -> bool:
     try:
-        return now - (Path(runs_dir) / "heartbeats" / f"{sub_id}--{index}").stat().st_mtime < ALIVE_S
+        return now - _heartbeat(runs_dir, sub_id, index).stat().st_mtime < ALIVE_S
     except OSError:
         return False
 
 
 def _heartbeat_case(runs_dir: Path, sub_id: str, index: int) -> str | None:
     try:
-        return (Path(runs_dir) / "heartbeats" / f"{sub_id}--{index}").read_text().strip() or None
+        return _heartbeat(runs_dir, sub_id, index).read_text().strip() or None
     except OSError:
         return None
 
