@@ -49,8 +49,11 @@ class Report:
 def report(compilation) -> Report:
     plan, sources = compilation.plan, compilation.sources
     names = plan.names()
+    # sources come in the order of generate(): the plan's kernels, then its map kernels
     kernels = tuple(KernelReport(s.name, k.role, s.source, tuple(names(n) for n in k.sinks))
                     for k, s in zip(plan.kernels, sources))
+    kernels += tuple(KernelReport(s.name, m.role, s.source, tuple(names(n) for n in m.stores))
+                     for m, s in zip(plan.maps, sources[len(plan.kernels):]))
     steps = [t for t in plan.torch_steps if t.kind != "view"]
     entries = [Fallback(t.node.op.name.lower() if t.node.op.name != "TORCH" else str(t.node.attr("target")),
                         max([t.node.shape] + [i.shape for i in t.node.inputs], key=_numel), t.kind, t.why,

@@ -27,5 +27,8 @@ class CompileOptions:
     # only inputs the same for every head (CORM's threshold above the diagonal), reduce it once in torch
     # and let every per-head program skip those tiles (fusion/hoist.py)
     hoist_head_independent_tiles: bool = True
+    # compute the prologue's input-only torch steps over one domain (CORM's log2 of its threshold and its
+    # reduction above the diagonal) in one generated kernel that reads each input once (fusion/maps.py)
+    prologue_kernels: bool = True
     # skip tiles proven dead by the mask analysis (off only to test that skipping changes nothing)
     skip_dead_tiles: bool = True

@@ -33,6 +33,9 @@ COLUMN = (Config(128, 64, 4, 3), Config(64, 128, 4, 2), Config(64, 64, 4, 3))
 # and /4/3 the column pass (0.556, 0.570; the noise-only row pass of split_side_streams: 0.544 at
 # 64x64/4/3); a short list keeps a cold compile + tune of such a case under 20 s
 STREAM = (Config(128, 64, 8, 3), Config(64, 64, 4, 3), Config(64, 64, 4, 2))
+# map kernels (the prologue, memory-bound): narrow program tiles, so that a [4096, 4096] domain still
+# gives every SM a program or two, and deep tiles along the loop
+MAP = (Config(32, 128, 4, 3), Config(16, 256, 4, 3), Config(64, 64, 4, 3))
 # Triton's interpreter runs every program in Python: one small config, with BM != BN so both tile
 # sizes are exercised, and small enough that short test sequences span several tiles
 INTERPRET = Config(32, 16, 4, 1)
@@ -49,4 +52,4 @@ def candidates(role: str, target: str) -> tuple[Config, ...]:
         return (INTERPRET,)
     if os.environ.get("FTRUN_AUTOTUNE_SPACE") == "wide":
         return WIDE
-    return {"row": ROW, "column": COLUMN, "stream": STREAM}[role]
+    return {"row": ROW, "column": COLUMN, "stream": STREAM, "map": MAP}[role]

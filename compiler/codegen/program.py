@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from compiler.codegen.kernel import KernelSource, write_kernel
+from compiler.codegen.maps import write_map
 from compiler.fusion.plan import Plan
 from compiler.ir.ops import Op
 from compiler.options import CompileOptions
@@ -12,7 +13,7 @@ def materialized(plan: Plan) -> set[int]:
     """ids of the nodes that exist as tensors while the program runs."""
     out = {id(n) for n in plan.graph.nodes if n.op is Op.INPUT}
     out |= {id(t.node) for t in plan.torch_steps}
-    for k in plan.kernels:
+    for k in plan.kernels + plan.maps:
         out |= {id(n) for n in k.stores}
     return out
 
@@ -20,4 +21,6 @@ def materialized(plan: Plan) -> set[int]:
 def generate(plan: Plan, options: CompileOptions) -> tuple[KernelSource, ...]:
     names = plan.names()
     tensors = materialized(plan)
-    return tuple(write_kernel(k, plan.axes, names, tensors, options.target or "cuda") for k in plan.kernels)
+    target = options.target or "cuda"
+    kernels = tuple(write_kernel(k, plan.axes, names, tensors, target) for k in plan.kernels)
+    return kernels + tuple(write_map(m, names, target) for m in plan.maps)

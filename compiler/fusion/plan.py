@@ -74,6 +74,24 @@ class TorchStep:
     why: str
 
 
+@dataclass(frozen=True, eq=False)
+class MapKernel:
+    """Torch steps of inputs alone (the prologue) computed by one generated kernel instead of a torch op
+    each: a program owns a tile of one axis of the [rows, cols] domain and loops over the other, reading
+    every input once for all the steps; it stores elementwise results tile by tile and reductions over
+    the loop axis after the loop (fusion/maps.py)."""
+
+    name: str
+    shape: tuple[int, int]  # the domain: every value is [rows, cols] or broadcast to it
+    loop_axis: int  # 0: a program owns a column tile and loops over rows; 1: the reverse
+    stores: tuple[Node, ...]  # the roots of the steps it replaces, each written to its own tensor
+    why: str
+
+    @property
+    def role(self) -> str:
+        return "map"
+
+
 @dataclass(frozen=True)
 class Rejected:
     candidate: str
@@ -84,7 +102,7 @@ class Rejected:
 class Plan:
     graph: Graph
     axes: AxisInfo
-    steps: tuple[KernelPlan | TorchStep, ...]
+    steps: tuple[KernelPlan | MapKernel | TorchStep, ...]
     # program output index -> the computed node a kernel stores straight into that output's buffer
     direct_outputs: tuple[tuple[int, Node], ...]
     rejected: tuple[Rejected, ...]
@@ -94,12 +112,18 @@ class Plan:
         return tuple(s for s in self.steps if isinstance(s, KernelPlan))
 
     @property
+    def maps(self) -> tuple[MapKernel, ...]:
+        return tuple(s for s in self.steps if isinstance(s, MapKernel))
+
+    @property
     def torch_steps(self) -> tuple[TorchStep, ...]:
         return tuple(s for s in self.steps if isinstance(s, TorchStep))
 
     def names(self) -> Names:
-        """Names of the graph's nodes and of the nodes the plan adds (torch steps outside the graph)."""
-        return Names(self.graph, tuple(t.node for t in self.torch_steps))
+        """Names of the graph's nodes and of the nodes the plan adds (torch steps and map kernel stores
+        outside the graph)."""
+        added = [t.node for t in self.torch_steps] + [n for m in self.maps for n in m.stores]
+        return Names(self.graph, tuple(added))
 
     def render(self) -> str:
         names = self.names()
@@ -107,6 +131,8 @@ class Plan:
         for step in self.steps:
             if isinstance(step, KernelPlan):
                 lines.extend(_render_kernel(step, names))
+            elif isinstance(step, MapKernel):
+                lines.extend(_render_map(step, names))
             else:
                 lines.append(f"torch {names(step.node)} = {torch_text(step.node, names)} : {step.node.type}  "
                              f"[{step.kind}: {step.why}]")
@@ -153,6 +179,14 @@ def fmt_interval(lo: float, hi: float) -> str:
     return f"[{a}, {b}]"
 
 
+def _render_map(m: MapKernel, names: Names) -> list[str]:
+    own, loop = ("columns", "rows") if m.loop_axis == 0 else ("rows", "columns")
+    lines = [f"kernel {m.name} (map over {m.shape[0]}x{m.shape[1]}: a program owns a tile of {own}, loops "
+             f"over {loop}; {m.why})"]
+    lines += [f"  {names(n)} = {_call(n, names, 0)} : {n.type}" for n in m.stores]
+    return lines
+
+
 def _render_kernel(k: KernelPlan, names: Names) -> list[str]:
     axis = {k.space.i: "I", k.space.j: "J"}
     lines = [f"kernel {k.name} ({k.role}: a program owns a tile of {axis[k.p]}, loops over {axis[k.r]})"]
@@ -172,7 +206,7 @@ def _render_kernel(k: KernelPlan, names: Names) -> list[str]:
     for r in k.regions:
         state = "dead: skipped" if r.dead else "masks folded"
         if r.hoisted:
-            state = ("dead for the kernel: their contribution (head-independent) computed once by torch step "
+            state = ("dead for the kernel: their contribution (head-independent) computed once before it, as "
                      + ", ".join(names(n) for n in r.hoisted))
         lines.append(f"  tiles with j - i in {fmt_interval(r.lo, r.hi)}: {state}")
     if k.epilogue:

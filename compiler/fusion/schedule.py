@@ -13,6 +13,7 @@ from dataclasses import replace
 from compiler.analysis.axes import AxisInfo
 from compiler.analysis.properties import PropertyInfo
 from compiler.fusion.hoist import Hoister, sources_only
+from compiler.fusion.maps import fuse_prologue
 from compiler.fusion.kernels import build_kernel, group_sinks, space_rejections
 from compiler.fusion.plan import KernelPlan, Plan, Rejected, TorchStep
 from compiler.ir.node import Graph, Node, upstream
@@ -74,7 +75,10 @@ class _Planner:
         direct = self._demand_outputs()
         for k in range(len(self.kernels)):
             self._demand_kernel(k)
-        return Plan(self.graph, self.axes, self._order(), tuple(direct), tuple(self.rejected))
+        steps = self._order()
+        if self.options.prologue_kernels:
+            steps = fuse_prologue(steps, self.name)
+        return Plan(self.graph, self.axes, tuple(steps), tuple(direct), tuple(self.rejected))
 
     def _build_kernels(self, materialized: set[int]) -> None:
         hoist = None

@@ -15,7 +15,7 @@ from torch.utils._pytree import tree_unflatten
 
 from compiler.autotune.tune import choose
 from compiler.codegen.kernel import KernelSource
-from compiler.fusion.plan import KernelPlan, Plan, TorchStep
+from compiler.fusion.plan import KernelPlan, MapKernel, Plan, TorchStep
 from compiler.fusion.schedule import direct_strides
 from compiler.ir.dtypes import to_torch
 from compiler.ir.evaluate import Evaluator
@@ -43,7 +43,7 @@ class Launcher:
         self.direct_launch: dict[str, Direct | None] = {}
         self.stats = LaunchStats()
         # what every call allocates, worked out once (the host time of a call shows at short sequences)
-        self.allocations = {id(n): self._allocation(n) for k in plan.kernels for n in k.stores}
+        self.allocations = {id(n): self._allocation(n) for k in plan.kernels + plan.maps for n in k.stores}
 
     def __call__(self, *args):
         user = list(args)
@@ -83,7 +83,7 @@ class Launcher:
         args = [self._value(i, env, device) for i in n.inputs]
         return Evaluator(device)(n, args)
 
-    def _kernel(self, k: KernelPlan, env: dict, outputs: dict, device) -> None:
+    def _kernel(self, k: KernelPlan | MapKernel, env: dict, outputs: dict, device) -> None:
         source, module = self.kernels[k.name]
         for n in k.stores:
             env[id(n)] = self._allocate(n, outputs, device)

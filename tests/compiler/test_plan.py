@@ -17,6 +17,8 @@ DIMS = {"batch": 2, "heads": 4, "kv_heads": 2, "head_dim": 16, "q_len": 12, "kv_
 # per case: the roles of its kernels, in order
 ROLES = {"attn": ["row"], "gemma2": ["row"], "h2o": ["row", "column"], "roco": ["row", "column"],
          "snapkv": ["row", "column"], "corm": ["row", "column"], "kf": ["row", "column"]}
+# per case: its map kernels (the prologue of inputs alone, fusion/maps.py)
+MAPS = {"corm": 1}
 
 
 def _compile(name, options, until="plan"):
@@ -35,6 +37,7 @@ def _score_sized(n, dims=DIMS) -> bool:
 def test_kernels_and_roles(name, options):
     plan = _compile(name, options).plan
     assert [k.role for k in plan.kernels] == ROLES[name]
+    assert len(plan.maps) == MAPS.get(name, 0)
 
 
 @pytest.mark.parametrize("name", KERNEL_MODELS)
@@ -53,7 +56,7 @@ def test_explain_shows_no_score_sized_fallback(name, options):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         report = compiler.explain(case.build(DIMS), inputs, options=options, name=name)
-    assert len(report.kernels) == len(ROLES[name])
+    assert [k.role for k in report.kernels] == ROLES[name] + ["map"] * MAPS.get(name, 0)
     assert all("@triton.jit" in k.source for k in report.kernels)
     for f in report.fallbacks:
         assert math.prod(f.shape) < DIMS["batch"] * DIMS["heads"] * DIMS["q_len"] * DIMS["kv_len"], f
@@ -88,12 +91,17 @@ def test_column_pass_of_corm_reduces_the_threshold_above_the_diagonal_once(optio
     above = col.regions[-1]
     # p = 0 there, but 0 >= thr depends on thr (only on thr): one torch step reduces it for all heads
     assert above.dead and above.hoisted == (col.accumulators[0].init,)
-    (hoisted,) = [t for t in plan.torch_steps if t.node is above.hoisted[0]]
-    assert hoisted.node.shape == (1, 20) and not any(n.op is Op.DOT for n in _walk(hoisted.node))
+    (hoisted,) = [n for m in plan.maps for n in m.stores if n is above.hoisted[0]]
+    assert hoisted.shape == (1, 20) and not any(n.op is Op.DOT for n in _walk(hoisted))
     assert col.batch_fastest and any("L2" in n for n in col.notes)  # the edge tiles still read thr
-    # log2(max(thr, 0)) and the reduction above the diagonal, each once for all heads
-    assert [t.kind for t in plan.torch_steps] == ["prologue", "prologue"]
+    # log2(max(thr, 0)) and the reduction above the diagonal, each once for all heads, in one map kernel
+    # that reads thr once, before the column pass that reads both
+    (m,) = plan.maps
+    assert len(m.stores) == 2 and m.loop_axis == 0 and not plan.torch_steps
+    assert plan.steps.index(m) < plan.steps.index(col)
     assert "tiles with j - i in [9, inf]: dead for the kernel" in plan.render()
+    torch_ops = _compile("corm", options.__class__(cache_dir=options.cache_dir, prologue_kernels=False)).plan
+    assert not torch_ops.maps and [t.kind for t in torch_ops.torch_steps] == ["prologue", "prologue"]
     kept = _compile("corm", options.__class__(cache_dir=options.cache_dir, hoist_head_independent_tiles=False))
     assert not kept.plan.kernels[1].regions[-1].dead
 

@@ -32,7 +32,8 @@ def _jobs(name, dims, config_of, tmp_path) -> list[dict]:
         warnings.simplefilter("ignore")
         c = run_pipeline(Compilation(case.build(dims), inputs, options, name), until="codegen")
     jobs = []
-    for kernel, source in zip(c.plan.kernels, c.sources):
+    # sources come as generate() orders them: the plan's kernels, then its map kernels
+    for kernel, source in zip(c.plan.kernels + c.plan.maps, c.sources):
         path = tmp_path / f"{source.name}.py"
         path.write_text(source.source)
         config = config_of(kernel.role)
@@ -84,3 +85,13 @@ def test_streamed_noise_is_pipelined(tmp_path):
     results = {r["kernel"]: r for r in _compile(_jobs("kf", DIMS, lambda role: SMALL_CONFIG, tmp_path), tmp_path)}
     assert set(results) == {"kf_k0", "kf_k1"}  # attention with the noise's row statistics, column pass
     assert all(r["sync_f32_tiles"] == 0 for r in results.values())
+
+
+@pytest.mark.slow
+def test_prologue_map_kernel_is_pipelined(tmp_path):
+    """CORM's map kernel (log2 of the threshold and its reduction above the diagonal, fusion/maps.py) is
+    memory-bound: with its production config every fp32 tile of the threshold must load asynchronously."""
+    results = {r["kernel"]: r for r in _compile(_jobs("corm", DIMS, lambda role: candidates(role, "cuda")[0],
+                                                      tmp_path), tmp_path)}
+    assert set(results) == {"corm_k0", "corm_k1", "corm_m0"}
+    assert results["corm_m0"]["sync_f32_tiles"] == 0 and results["corm_m0"]["shared"] > 0

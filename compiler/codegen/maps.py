@@ -1,0 +1,146 @@
+"""A map kernel's Triton source (fusion/maps.py says what one computes).
+
+Tiles are [BLOCK_M, BLOCK_N] with the program's axis P first and the loop's axis R second, whichever of
+rows and columns each is. Every value broadcasts to the domain [rows, cols]: a dim of size 1 adds no
+offset and keeps its tile dim of length 1. Loads and stores are masked on both axes (the domain need not
+be a multiple of the tiles); a reduction sets the masked part of its tile to the identity first. The
+loop names its stages, so Triton pipelines its loads (it does that unasked only for loads feeding a dot).
+"""
+
+from __future__ import annotations
+
+from compiler.codegen.emit import Emitter, Scope, compute_dtype, literal
+from compiler.codegen.kernel import KernelSource
+from compiler.fusion.plan import MapKernel
+from compiler.ir.dtypes import to_triton
+from compiler.ir.node import Node
+from compiler.ir.ops import G, Op
+from compiler.ir.printer import Names
+
+_INIT = {Op.SUM: "tl.zeros([BLOCK_M], dtype=tl.float32)", Op.MAX: 'tl.full([BLOCK_M], float("-inf"), tl.float32)',
+         Op.MIN: 'tl.full([BLOCK_M], float("inf"), tl.float32)', Op.ANY: "tl.zeros([BLOCK_M], dtype=tl.int32)"}
+_COMBINE = {Op.SUM: "a{k} += tl.sum({t}, 1)", Op.MAX: "a{k} = tl.maximum(a{k}, tl.max({t}, 1))",
+            Op.MIN: "a{k} = tl.minimum(a{k}, tl.min({t}, 1))", Op.ANY: "a{k} = tl.maximum(a{k}, tl.max({t}, 1))"}
+
+
+class _Context:
+    """What the expression emitter asks about a map kernel: every value is a tile of the domain."""
+
+    def __init__(self, m: MapKernel, names: Names, target: str):
+        self.m, self.names, self.target = m, names, target
+        self.tensors: list[Node] = []
+        self.used: dict[str, int] = {}
+        self.em: Emitter | None = None
+        # domain dim -> (index vector, mask vector, how it is placed in a tile)
+        p, r = ("o_p", "m_p", "[:, None]"), ("o_r", "m_r", "[None, :]")
+        self.dims = (r, p) if m.loop_axis == 0 else (p, r)
+
+    def arg(self, n: Node) -> str:
+        if not any(t is n for t in self.tensors):
+            self.tensors.append(n)
+        bare = self.names.bare(n)
+        return bare if not bare[0].isdigit() else f"t{bare}"
+
+    def access(self, n: Node, vector: bool = False) -> tuple[str, str]:
+        """(pointer, mask) of n's whole [BLOCK_M, BLOCK_N] tile, a dim n broadcasts along included with
+        offset 0 (a pointer tile and its mask have one shape); `vector`: of n's [BLOCK_M] vector along P
+        (a reduction's result, size 1 along the loop axis)."""
+        name = self.arg(n)
+        rank, terms, masks = n.type.rank, [], []
+        for d, (vec, mask, place) in enumerate(self.dims):
+            if vector and vec != "o_p":
+                continue
+            place = "" if vector else place
+            k = rank - 2 + d
+            terms.append(f"{vec}{place} * {name}_s{k}" if k >= 0 and n.shape[k] > 1 else f"{vec}{place} * 0")
+            masks.append(f"{mask}{place}")
+        return f"{name}_ptr" + "".join(f" + {t}" for t in terms), " & ".join(masks)
+
+    # --- emitter hooks ---
+
+    def special(self, n: Node, scope: Scope, orient):
+        if n.op not in (Op.TRIU, Op.TRIL):
+            return None
+        x = self.em.value(n.inputs[0], scope, orient)
+        keep = ">=" if n.op is Op.TRIU else "<="
+        zero = literal(False if n.dtype == "bool" else 0 if n.dtype.startswith(("i", "u")) else 0.0)
+        i, j = (f"{vec}{place}" for vec, _, place in self.dims)
+        name = self.var_name(n, self.em)
+        scope.emit(f"{name} = tl.where(({j} - {i}) {keep} {n.attr('diagonal')}, {x}, {zero})")
+        return name
+
+    def scope_for(self, n: Node, scope: Scope) -> Scope:
+        return scope
+
+    def is_tensor(self, n: Node) -> bool:
+        return n.op is Op.INPUT
+
+    def var_name(self, n: Node, emitter: Emitter) -> str:
+        bare = self.names.bare(n)
+        stem = f"b_{bare}" if bare != "x" else "t"
+        count = self.used.get(stem, 0)
+        self.used[stem] = count + 1
+        return stem if count == 0 and stem != "t" else f"{stem}_{count}"
+
+    def index(self, n: Node, orient) -> str:
+        d = n.attr("axis") - (n.type.rank - 2)
+        vec, _, place = self.dims[d]
+        return f"{vec}{place}"
+
+    def load(self, n: Node, scope: Scope, orient) -> str:
+        ptr, mask = self.access(n)
+        text = f"tl.load({ptr}, mask={mask}, other=0)"
+        wide = compute_dtype(n.dtype, self.target)
+        return f"{text}.to({to_triton(wide)})" if wide != n.dtype else text
+
+
+def write_map(m: MapKernel, names: Names, target: str) -> KernelSource:
+    ctx = _Context(m, names, target)
+    em = ctx.em = Emitter(ctx)
+    body = Scope("        ", "loop")
+    body.emit("o_r = r0 + tl.arange(0, BLOCK_N)")
+    body.emit(f"m_r = o_r < {m.shape[m.loop_axis]}")
+    init, post = [], []
+    for k, n in enumerate(m.stores):
+        if n.op in G.REDUCE:
+            t = em.value(n.inputs[0], body)
+            t = f"tl.broadcast_to({t}, [BLOCK_M, BLOCK_N])"
+            if n.op is Op.ANY:
+                t = f"({t} != 0).to(tl.int32)"
+            identity = "0" if n.op is Op.ANY else literal(float(G.IDENTITY[n.op]))
+            body.emit(f"v{k} = tl.where(m_r[None, :], {t}, {identity})")
+            body.emit(_COMBINE[n.op].format(k=k, t=f"v{k}"))
+            init.append(f"    a{k} = {_INIT[n.op]}")
+            value = f"(a{k} > 0)" if n.op is Op.ANY else f"a{k}"
+            ptr, mask = ctx.access(n, vector=True)
+            post.append(f"    tl.store({ptr}, {value}.to({to_triton(n.dtype)}), mask={mask})")
+        else:
+            t = em.value(n, body)
+            ptr, mask = ctx.access(n)
+            body.emit(f"tl.store({ptr}, tl.broadcast_to({t}, [BLOCK_M, BLOCK_N]).to({to_triton(n.dtype)}), "
+                      f"mask={mask})")
+    p_size = m.shape[1 - m.loop_axis]
+    head = ["    p0 = tl.program_id(0).to(tl.int64) * BLOCK_M", "    o_p = p0 + tl.arange(0, BLOCK_M)",
+            f"    m_p = o_p < {p_size}"]
+    loop = [f"    for r0 in tl.range(0, {m.shape[m.loop_axis]}, BLOCK_N, num_stages=STAGES):"]
+    text = "\n".join(head + init + loop + body.lines + post)
+    args = [ctx.arg(t) for t in ctx.tensors]
+    strides = [f"{a}_s{d}" for a, t in zip(args, ctx.tensors) for d in range(t.type.rank)]
+    params = [f"{a}_ptr" for a in args] + strides + ["BLOCK_M: tl.constexpr", "BLOCK_N: tl.constexpr",
+                                                     "STAGES: tl.constexpr"]
+    names_ = ", ".join(args)
+    stride_args = ", ".join(f"*{a}.stride()" for a, t in zip(args, ctx.tensors) if t.type.rank)
+    source = (
+        f'"""{m.name}: map kernel generated by compiler.codegen (do not edit)."""\n\n'
+        "import triton\nimport triton.language as tl\n\n\n"
+        f"@triton.jit\ndef {m.name}_kernel(\n    " + ",\n    ".join(params) + ",\n):\n" + text + "\n\n\n"
+        f"def arguments({names_}, *, BLOCK_M, BLOCK_N, num_stages):\n"
+        '    """The grid and every argument of the kernel in order, constexprs last."""\n'
+        f"    return (triton.cdiv({p_size}, BLOCK_M),), ({names_}, {stride_args}{', ' if stride_args else ''}"
+        "BLOCK_M, BLOCK_N, num_stages)\n\n\n"
+        f"def launch({names_}, *, BLOCK_M, BLOCK_N, num_warps, num_stages):\n"
+        f"    grid, args = arguments({names_}, BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, num_stages=num_stages)\n"
+        f"    return {m.name}_kernel[grid](*args, num_warps=num_warps, num_stages=num_stages)\n"
+    )
+    loads = tuple(t for t in ctx.tensors if t.op is Op.INPUT)
+    return KernelSource(m.name, source, tuple(ctx.tensors), loads, streams=False)
