@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compiler.fusion.plan import torch_text
+from compiler.fusion.plan import MapKernel, torch_text
 from compiler.ir.printer import render_node
 
 
@@ -49,11 +49,8 @@ class Report:
 def report(compilation) -> Report:
     plan, sources = compilation.plan, compilation.sources
     names = plan.names()
-    # sources come in the order of generate(): the plan's kernels, then its map kernels
-    kernels = tuple(KernelReport(s.name, k.role, s.source, tuple(names(n) for n in k.sinks))
-                    for k, s in zip(plan.kernels, sources))
-    kernels += tuple(KernelReport(s.name, m.role, s.source, tuple(names(n) for n in m.stores))
-                     for m, s in zip(plan.maps, sources[len(plan.kernels):]))
+    kernels = tuple(KernelReport(s.name, k.role, s.source, tuple(names(n) for n in (
+        k.stores if isinstance(k, MapKernel) else k.sinks))) for k, s in zip(plan.generated, sources))
     steps = [t for t in plan.torch_steps if t.kind != "view"]
     entries = [Fallback(t.node.op.name.lower() if t.node.op.name != "TORCH" else str(t.node.attr("target")),
                         max([t.node.shape] + [i.shape for i in t.node.inputs], key=_numel), t.kind, t.why,

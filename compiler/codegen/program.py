@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from compiler.codegen.kernel import KernelSource, write_kernel
 from compiler.codegen.maps import write_map
-from compiler.fusion.plan import Plan
+from compiler.fusion.plan import MapKernel, Plan
 from compiler.ir.ops import Op
 from compiler.options import CompileOptions
 
@@ -13,7 +13,7 @@ def materialized(plan: Plan) -> set[int]:
     """ids of the nodes that exist as tensors while the program runs."""
     out = {id(n) for n in plan.graph.nodes if n.op is Op.INPUT}
     out |= {id(t.node) for t in plan.torch_steps}
-    for k in plan.kernels + plan.maps:
+    for k in plan.generated:
         out |= {id(n) for n in k.stores}
     return out
 
@@ -22,5 +22,5 @@ def generate(plan: Plan, options: CompileOptions) -> tuple[KernelSource, ...]:
     names = plan.names()
     tensors = materialized(plan)
     target = options.target or "cuda"
-    kernels = tuple(write_kernel(k, plan.axes, names, tensors, target) for k in plan.kernels)
-    return kernels + tuple(write_map(m, names, target) for m in plan.maps)
+    return tuple(write_map(k, names, target) if isinstance(k, MapKernel) else
+                 write_kernel(k, plan.axes, names, tensors, target) for k in plan.generated)

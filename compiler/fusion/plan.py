@@ -116,6 +116,11 @@ class Plan:
         return tuple(s for s in self.steps if isinstance(s, MapKernel))
 
     @property
+    def generated(self) -> tuple[KernelPlan | MapKernel, ...]:
+        """Every kernel the plan generates, in the order of the sources (codegen/program.py)."""
+        return self.kernels + self.maps
+
+    @property
     def torch_steps(self) -> tuple[TorchStep, ...]:
         return tuple(s for s in self.steps if isinstance(s, TorchStep))
 

@@ -43,7 +43,7 @@ class Launcher:
         self.direct_launch: dict[str, Direct | None] = {}
         self.stats = LaunchStats()
         # what every call allocates, worked out once (the host time of a call shows at short sequences)
-        self.allocations = {id(n): self._allocation(n) for k in plan.kernels + plan.maps for n in k.stores}
+        self.allocations = {id(n): self._allocation(n) for k in plan.generated for n in k.stores}
 
     def __call__(self, *args):
         user = list(args)

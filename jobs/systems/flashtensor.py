@@ -50,7 +50,7 @@ class FlashTensor(System):
             torch.cuda.synchronize()
         self._details = {"capture_s": round(capture_s, 3), "first_call_s": round(time.perf_counter() - t0, 3),
                          "tune_s": round(fn.launcher.stats.tune_s, 3), "configs": dict(fn.launcher.stats.configs),
-                         "kernels": len(fn.plan.kernels)}
+                         "kernels": len(fn.plan.generated)}
         return fn
 
     def details(self):

@@ -32,8 +32,7 @@ def _jobs(name, dims, config_of, tmp_path) -> list[dict]:
         warnings.simplefilter("ignore")
         c = run_pipeline(Compilation(case.build(dims), inputs, options, name), until="codegen")
     jobs = []
-    # sources come as generate() orders them: the plan's kernels, then its map kernels
-    for kernel, source in zip(c.plan.kernels + c.plan.maps, c.sources):
+    for kernel, source in zip(c.plan.generated, c.sources):
         path = tmp_path / f"{source.name}.py"
         path.write_text(source.source)
         config = config_of(kernel.role)
