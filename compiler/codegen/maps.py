@@ -105,8 +105,8 @@ def write_map(m: MapKernel, names: Names, target: str) -> KernelSource:
         if n.op in G.REDUCE:
             t = em.value(n.inputs[0], body)
             t = f"tl.broadcast_to({t}, [BLOCK_M, BLOCK_N])"
-            if n.op is Op.ANY:
-                t = f"({t} != 0).to(tl.int32)"
+            # any counts in int32; the others reduce in f32, as the accumulator keeps them
+            t = f"({t} != 0).to(tl.int32)" if n.op is Op.ANY else f"{t}.to(tl.float32)"
             identity = "0" if n.op is Op.ANY else literal(float(G.IDENTITY[n.op]))
             body.emit(f"v{k} = tl.where(m_r[None, :], {t}, {identity})")
             body.emit(_COMBINE[n.op].format(k=k, t=f"v{k}"))
