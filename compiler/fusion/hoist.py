@@ -105,12 +105,10 @@ class Hoister:
             raise _Refused(f"the operand of {name} does not have its rows and columns as its last two dims")
 
     def _term(self, space: Space, accs, k: int, region: Region) -> Node:
-        """The reduction of accumulator k's folded value over the region's elements: a vector along the
-        kernel's tile, the same for every batch/head."""
+        """Accumulator k's folded value on the region's elements of [I, J] and the reduction's identity
+        elsewhere: the same for every batch/head."""
         self._check(space, accs, k)
         a = accs[k]
-        classes = self.axes.of(a.sink.operand)
-        rank = len(classes)
         # the fold rules again: the mask's -inf may now meet what fold could not simplify (-inf >= log2 y)
         value = self._shared(rewrite_node(region.bases[k], FOLD_RULES), space)
         sizes = (self.axes.sizes[space.i], self.axes.sizes[space.j])
@@ -122,10 +120,7 @@ class Hoister:
         else:
             identity = const(G.IDENTITY[a.sink.op], (), value.dtype)
             chosen = ew(Op.WHERE, _band(const(True, sizes, "bool"), region), value, identity, dtype=value.dtype)
-        kept = classes[rank - chosen.type.rank:]
-        axis = kept.index(a.sink.axis)
-        out = reduce(a.sink.op, chosen, axis)
-        return self.axes.declare(out, tuple(-1 if d == axis else c for d, c in enumerate(kept)))
+        return chosen
 
     def _shared(self, n: Node, space: Space) -> Node:
         """n rebuilt without the batch/head dims its folded constants carry (so torch computes it on [I, J]
@@ -143,9 +138,16 @@ class Hoister:
         return ew(n.op, *(self._shared(i, space) for i in n.inputs), dtype=n.dtype)
 
     def _step(self, kernel: str, a: Accumulator, terms: list[Node], regions) -> Node:
-        total = terms[0]
+        """One reduction of the regions' elements combined (each term is the identity outside its region,
+        so combining first is the same as reducing each: one pass over [I, J], not one per region)."""
+        chosen = terms[0]
         for t in terms[1:]:
-            total = ew(_COMBINE[a.sink.op], total, t)
+            chosen = ew(_COMBINE[a.sink.op], chosen, t)
+        classes = self.axes.of(a.sink.operand)
+        kept = classes[len(classes) - chosen.type.rank:]
+        axis = kept.index(a.sink.axis)
+        total = self.axes.declare(reduce(a.sink.op, chosen, axis),
+                                  tuple(-1 if d == axis else c for d, c in enumerate(kept)))
         spans = ", ".join(fmt_interval(r.lo, r.hi) for r in regions)
         op = a.sink.op.name.lower()
         why = (f"{kernel}'s tiles with j - i in {spans}, reduced once for all heads: {op} is idempotent and "
