@@ -30,5 +30,10 @@ class CompileOptions:
     # compute the prologue's input-only torch steps over one domain (CORM's log2 of its threshold and its
     # reduction above the diagonal) in one generated kernel that reads each input once (fusion/maps.py)
     prologue_kernels: bool = True
+    # end a pass's loop early where every accumulator is an any and all of a program's lanes are already
+    # true (CORM's column pass: a key is kept once one query gives it enough probability). Exact for any
+    # data; off until it is timed on the H200, since a loop that does not saturate pays a check and a
+    # restart of its pipelined loads per loop segment
+    stop_saturated_any: bool = False
     # skip tiles proven dead by the mask analysis (off only to test that skipping changes nothing)
     skip_dead_tiles: bool = True

@@ -95,21 +95,38 @@ class KernelWriter:
         self.body += ["    " + x for x in lines]
         heads = []
         shifts = {id(a.shift) for a in k.accumulators if a.shift is not None}
+        indent = "    "
         for seg in segments:
             bases = [a.base for a in k.accumulators] if seg.region is None else list(k.regions[seg.region].bases)
             what = "edge tiles: masks computed" if seg.region is None else "masks folded"
             self.body.append(f"    # {what}{', ragged end checked' if seg.bounds else ''}")
-            heads.append(len(self.body))
-            self.body.append(f"    for r0 in range({seg.lo}, {seg.hi}, BLOCK_N):")
-            scope = Scope("        ", "loop", seg.bounds, self.pre)
+            lo, hi = seg.lo, seg.hi
+            if k.stops_saturated:
+                lo, hi, indent = self._until_saturated(seg)
+            heads.append((len(self.body), lo, hi))
+            self.body.append(f"{indent}for r0 in range({lo}, {hi}, BLOCK_N):")
+            scope = Scope(indent + "    ", "loop", seg.bounds, self.pre)
             scope.emit("o_r = r0 + tl.arange(0, BLOCK_N)")
             if seg.bounds:
                 scope.emit(f"m_r = o_r < {r_size}")
             self._body(scope, bases, shifts)
             self.body += scope.lines
+            if k.stops_saturated:
+                self.body += [f"{indent}c_lo = c_hi", f"{indent}c_hi = c_end"]
         if self.ctx.streams_tiles:
-            for i, seg in zip(heads, segments):
-                self.body[i] = f"    for r0 in tl.range({seg.lo}, {seg.hi}, BLOCK_N, num_stages=STAGES):"
+            for i, lo, hi in heads:
+                lead = self.body[i][:len(self.body[i]) - len(self.body[i].lstrip())]
+                self.body[i] = f"{lead}for r0 in tl.range({lo}, {hi}, BLOCK_N, num_stages=STAGES):"
+
+    def _until_saturated(self, seg) -> tuple[str, str, str]:
+        """Open a segment that stops once every accumulator lane of the program is true: its first tile,
+        then the rest while one is still false. Returns the loop's bounds and the body's indent."""
+        # int64 tensors from the start: a loop-carried value keeps its type
+        self.body += [f"    c_lo = p0 * 0 + ({seg.lo})", f"    c_end = p0 * 0 + ({seg.hi})",
+                      "    c_hi = tl.minimum(c_lo + BLOCK_N, c_end)"]
+        open_lanes = " | ".join(f"(tl.min(tl.where(m_p, a{i}, 1)) == 0)" for i in range(len(self.k.accumulators)))
+        self.body.append(f"    while (c_lo < c_end) & ({open_lanes}):")
+        return "c_lo", "c_hi", "        "
 
     def _tile(self, n: Node, scope: Scope, op: Op) -> str:
         """The [BLOCK_M, BLOCK_N] tile of an accumulator's operand, its padding set to the identity."""

@@ -61,6 +61,9 @@ class KernelPlan:
     batch_fastest: bool  # grid order: batch (heads) varies fastest
     reverse: bool  # tiles in reverse order (the longest first)
     notes: tuple[str, ...]
+    # every accumulator is an any: once all of a program's are true nothing can change them, so each loop
+    # segment runs its first tile, then the rest only while some accumulator lane is still false
+    stops_saturated: bool = False
 
     @property
     def sinks(self) -> tuple[Node, ...]:

@@ -13,8 +13,8 @@ from dataclasses import replace
 from compiler.analysis.axes import AxisInfo
 from compiler.analysis.properties import PropertyInfo
 from compiler.fusion.hoist import Hoister, sources_only
-from compiler.fusion.maps import fuse_prologue
 from compiler.fusion.kernels import build_kernel, group_sinks, space_rejections
+from compiler.fusion.maps import fuse_prologue
 from compiler.fusion.plan import KernelPlan, Plan, Rejected, TorchStep
 from compiler.ir.node import Graph, Node, upstream
 from compiler.ir.ops import G, Op
@@ -95,6 +95,10 @@ class _Planner:
                 notes = self._grid_notes(g)
                 kernel = build_kernel(f"{self.name}_k{k}", g, ri, self.axes, self.options, notes[1], hoist)
                 kernel = _with(kernel, batch_fastest=notes[0])
+                if self.options.stop_saturated_any and all(a.sink.op is Op.ANY for a in kernel.accumulators):
+                    kernel = _with(kernel, stops_saturated=True, notes=kernel.notes + (
+                        "each loop segment stops once every lane of the program's any is true: after its "
+                        "first tile, the rest runs only while one is still false",))
                 self.kernels.append(kernel)
                 for s in g.sinks:
                     self.home[id(s.node)] = k

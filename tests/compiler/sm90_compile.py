@@ -1,10 +1,12 @@
 """Compile generated kernel modules for sm_90 ahead of time, without a GPU. Run as a script in a fresh
 process (Triton's interpreter patches triton.language in the process that uses it):
 
-    python sm90_compile.py jobs.json    # [{"path", "kernel", "signature", "constexprs", "options"}]
+    python sm90_compile.py jobs.json    # [{"path", "kernel", "signature", "constexprs", "aligned", "options"}]
 
-Prints one JSON line per kernel: {"kernel", "shared", "tanh_approx", "sync_f32_tiles"}; the last counts
-2-D fp32 global loads left synchronous (not turned into pipelined async copies) in the final TTGIR.
+`aligned`: the indices of the arguments Triton's JIT would specialize as divisible by 16.
+
+Prints one JSON line per kernel: {"kernel", "shared", "async_copies", "tanh_approx", "sync_f32_tiles"}:
+the async copies (pipelined loads) in the final TTGIR, and its 2-D fp32 global loads left synchronous.
 """
 
 import importlib.util
@@ -25,10 +27,12 @@ def compile_one(job: dict) -> dict:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     fn = getattr(module, f"{job['kernel']}_kernel")
-    source = ASTSource(fn, job["signature"], job["constexprs"])
+    attrs = {(k,): [["tt.divisibility", 16]] for k in job.get("aligned", [])}
+    source = ASTSource(fn, job["signature"], job["constexprs"], attrs)
     compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32), options=job["options"])
     sync = re.findall(r"= tt\.load .*: tensor<\d+x\d+x!tt\.ptr<f32>", compiled.asm["ttgir"])
     return {"kernel": job["kernel"], "shared": compiled.metadata.shared,
+            "async_copies": compiled.asm["ttgir"].count("ttg.async_copy_global_to_local"),
             "tanh_approx": "tanh.approx.f32" in compiled.asm["ptx"], "sync_f32_tiles": len(sync)}
 
 
