@@ -23,4 +23,5 @@ def generate(plan: Plan, options: CompileOptions) -> tuple[KernelSource, ...]:
     tensors = materialized(plan)
     target = options.target or "cuda"
     return tuple(write_map(k, names, target) if isinstance(k, MapKernel) else
-                 write_kernel(k, plan.axes, names, tensors, target) for k in plan.generated)
+                 write_kernel(k, plan.axes, names, tensors, target, options.name_all_stages)
+                 for k in plan.generated)

@@ -126,3 +126,17 @@ def test_a_loop_that_stops_when_saturated_keeps_its_pipelined_loads(tmp_path):
     plain, stopping = copies(), copies(stop_saturated_any=True)
     assert plain["corm_k0"] > 0 and plain["corm_k1"] > 0
     assert stopping == plain
+
+
+@pytest.mark.slow
+def test_named_stages_pipeline_the_loads_that_feed_no_matmul(tmp_path):
+    """H2O's column pass reads each query tile's lse, a load that feeds no dot: Triton leaves it
+    synchronous in a loop that does not name its stages, and pipelines it under name_all_stages."""
+    def sync(**options):
+        where = tmp_path / ("named" if options else "plain")
+        where.mkdir()
+        jobs = _jobs("h2o", DIMS, lambda role: candidates(role, "cuda")[0], where, **options)
+        return {r["kernel"]: r["sync_f32_tiles"] for r in _compile(jobs, where)}
+
+    assert sync()["h2o_k1"] > 0
+    assert sync(name_all_stages=True) == {"h2o_k0": 0, "h2o_k1": 0}
