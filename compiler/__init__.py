@@ -19,10 +19,12 @@ The pipeline (compiler/pipeline.py, one ordered list; each step's product prints
   plan       reductions grouped into row passes (a program owns query tiles, streams keys) and column
              passes (owns key tiles, streams queries, reads the row lse); per tile region the masks
              are folded and dead regions skipped; a masked region whose contribution to any/max/min
-             reads only head-independent inputs is reduced once by torch and skipped by every head;
-             small ops left to torch; rejections with reasons
+             reads only head-independent inputs is reduced once for all heads and skipped by every
+             head; such input-only steps over one [rows, cols] domain become one map kernel (reads
+             each input once); small ops left to torch; rejections with reasons
   codegen    one Triton kernel per pass: two-stage loops from the regions, online softmax with exp2,
-             int64 offsets, masked ragged edges, BLOCK_M/BLOCK_N/num_warps/num_stages as parameters
+             int64 offsets, masked ragged edges, BLOCK_M/BLOCK_N/num_warps/num_stages as parameters;
+             map kernels: a program owns a tile of one axis and streams the other
   launch     the callable: check, allocate (never a score-sized buffer), launch, autotune on first call
 
 Where things are (one concept per file):
@@ -34,8 +36,10 @@ Where things are (one concept per file):
   analysis/   axes.py (axis classes, score spaces), index.py (mask atoms on j - i), values.py (partial
               evaluation: dead tiles), reductions.py (sink classes, online factorization), properties.py
   fusion/     plan.py (the Plan as data + text), kernels.py (passes, regions, rejections), hoist.py
-              (regions reduced once for all heads), schedule.py (epilogues, stores, torch steps, order)
-  codegen/    emit.py (expressions), context.py (roles, loads, offsets), loops.py (segments), kernel.py
+              (regions reduced once for all heads), maps.py (input-only steps -> map kernels),
+              schedule.py (epilogues, stores, torch steps, order)
+  codegen/    emit.py (expressions), context.py (roles, loads, offsets), loops.py (segments), kernel.py,
+              maps.py (map kernels)
   launch/     loader.py (kernel modules on disk), launcher.py (the callable)
   autotune/   space.py (configs as data), cache.py (persistent, keyed), tune.py
   api.py, explain.py, dynamo.py (torch.compile backend), gpucheck.py (python -m compiler.gpucheck)
