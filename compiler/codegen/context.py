@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from compiler.analysis.axes import AxisInfo
-from compiler.codegen.emit import Emitter, Scope, compute_dtype
+from compiler.codegen.emit import Naming, Scope, compute_dtype
 from compiler.fusion.plan import KernelPlan
 from compiler.ir.dtypes import to_triton
 from compiler.ir.layout import Layout
@@ -17,20 +17,19 @@ from compiler.ir.ops import Op
 from compiler.ir.printer import Names
 
 
-class KernelContext:
+class KernelContext(Naming):
     """What the emitter asks about this kernel: roles of classes, loads, sinks, scopes."""
 
     def __init__(self, kernel: KernelPlan, axes: AxisInfo, names: Names, materialized: set[int], target: str):
-        self.k, self.axes, self.names, self.target = kernel, axes, names, target
+        super().__init__(names)
+        self.k, self.axes, self.target = kernel, axes, target
         inside = {id(n) for n in kernel.sinks} | {id(n) for n in kernel.epilogue}
         self.materialized = materialized - inside
         self.sinks = {id(a.sink.node): i for i, a in enumerate(kernel.accumulators)}
         self.running: dict[int, str] = {}
         self.finals: dict[int, str] = {}
-        self.tensors: list[Node] = []
         self.loads: list[Node] = []
         self.inner: dict[int, tuple[int, int, int]] = {}  # class -> (index, size, padded size)
-        self.used_names: dict[str, int] = {}
         self._varies: dict[int, tuple[Node, bool]] = {}
         self.batch = tuple(c for c in kernel.space.batch)
         # the loop streams a score-shaped tile that no other program reads (Keyformer's per-head noise):
@@ -103,19 +102,6 @@ class KernelContext:
 
     def contracted(self, n: Node) -> int:
         return self.axes.of(n.inputs[0])[-1]
-
-    def var_name(self, n: Node, emitter: Emitter) -> str:
-        bare = self.names.bare(n)
-        stem = f"b_{bare}" if bare != "x" else "t"
-        count = self.used_names.get(stem, 0)
-        self.used_names[stem] = count + 1
-        return stem if count == 0 and bare != "x" else f"{stem}_{count}"
-
-    def arg(self, n: Node) -> str:
-        if not any(t is n for t in self.tensors):
-            self.tensors.append(n)
-        bare = self.names.bare(n)
-        return bare if not bare[0].isdigit() else f"t{bare}"
 
     # --- memory ---
 

@@ -60,6 +60,29 @@ class Scope:
         self.lines.append(self.indent + line)
 
 
+class Naming:
+    """Names in a generated kernel, for every emitter context: a tensor argument (registered in order of
+    first use) and a fresh variable per computed node."""
+
+    def __init__(self, names):
+        self.names = names
+        self.tensors: list[Node] = []
+        self.used_names: dict[str, int] = {}
+
+    def arg(self, n: Node) -> str:
+        if not any(t is n for t in self.tensors):
+            self.tensors.append(n)
+        bare = self.names.bare(n)
+        return bare if not bare[0].isdigit() else f"t{bare}"
+
+    def var_name(self, n: Node, emitter: Emitter) -> str:
+        bare = self.names.bare(n)
+        stem = f"b_{bare}" if bare != "x" else "t"
+        count = self.used_names.get(stem, 0)
+        self.used_names[stem] = count + 1
+        return stem if count == 0 and bare != "x" else f"{stem}_{count}"
+
+
 class Emitter:
     """Renders nodes for one kernel. `ctx` (codegen/kernel.py) answers the kernel-specific questions:
     the role of a class, how a tensor is loaded, what a sink of this kernel stands for."""
