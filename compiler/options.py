@@ -32,13 +32,13 @@ class CompileOptions:
     prologue_kernels: bool = True
     # end a pass's loop early where every accumulator is an any and all of a program's lanes are already
     # true (CORM's column pass: a key is kept once one query gives it enough probability). Exact for any
-    # data; off until it is timed on the H200, since a loop that does not saturate pays a check and a
-    # restart of its pipelined loads per loop segment
-    stop_saturated_any: bool = False
+    # data. On the H200 (BENCHMARKS.md) CORM takes 0.439 ms with it against 0.764 ms without; where no key
+    # ever saturates it pays a check and a restart of its pipelined loads per loop segment: 0.805 ms
+    stop_saturated_any: bool = True
     # every loop names its stages (tl.range(..., num_stages=...)), so Triton pipelines all its loads, not
-    # only those feeding a matmul: a column pass's per-tile lse vector, CORM's threshold tile. Off (only
-    # loops streaming a per-head tile do) until timed: naming them cost attention 0.328 -> 0.391 ms when the
-    # stage count differed from the config's; here it follows the config
+    # only those feeding a matmul: a column pass's per-tile lse vector, CORM's threshold tile. Off: timed on
+    # the H200 it gains nothing beyond noise on H2O, RoCo and SnapKV (0.004 ms) and costs attention
+    # 0.326 -> 0.335 ms and CORM's column pass 0.400 -> 0.603 ms (BENCHMARKS.md)
     name_all_stages: bool = False
     # skip tiles proven dead by the mask analysis (off only to test that skipping changes nothing)
     skip_dead_tiles: bool = True

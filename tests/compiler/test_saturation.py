@@ -19,10 +19,14 @@ def _stopping(options):
     return options.__class__(cache_dir=options.cache_dir, stop_saturated_any=True)
 
 
+def _plain(options):
+    return options.__class__(cache_dir=options.cache_dir, stop_saturated_any=False)
+
+
 @pytest.mark.parametrize("scale", [1e-9, 1.0, 1e9])  # thresholds 1/(i+1) times this: all, most, no keys
 def test_corm_stopping_early_gives_the_same_keys(scale, options, device):
     d = dims()
-    case, inputs, plain = compile_case("corm", d, "float16", options, device)
+    case, inputs, plain = compile_case("corm", d, "float16", _plain(options), device)
     _, _, stopping = compile_case("corm", d, "float16", _stopping(options), device)
     inputs["corm_mask"] = inputs["corm_mask"] * scale
     args = tuple(inputs.values())
@@ -42,7 +46,8 @@ def test_only_passes_of_anys_stop(options):
     assert "stops once every lane" in plan.render()
     h2o = compile_case("h2o", dims(), "float16", _stopping(options))[2].plan
     assert not any(k.stops_saturated for k in h2o.kernels)
-    assert not compile_case("corm", dims(), "float16", options)[2].plan.kernels[1].stops_saturated
+    assert not compile_case("corm", dims(), "float16", _plain(options))[2].plan.kernels[1].stops_saturated
+    assert options.stop_saturated_any  # on by default
 
 
 class RowFlags(torch.nn.Module):

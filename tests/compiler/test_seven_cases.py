@@ -16,9 +16,10 @@ def test_case_small(name, options, device):
 
 
 @pytest.mark.parametrize("name", KERNEL_MODELS)
-def test_case_with_the_options_still_being_timed(name, options, device):
-    # off by default until timed on the H200; they must already be right
-    trial = options.__class__(cache_dir=options.cache_dir, name_all_stages=True, stop_saturated_any=True)
+def test_case_with_the_code_generation_options_flipped(name, options, device):
+    # both settings of each code generation option must be right, not only the default one
+    trial = options.__class__(cache_dir=options.cache_dir, name_all_stages=not options.name_all_stages,
+                              stop_saturated_any=not options.stop_saturated_any)
     run_case(name, dims(), "float16", trial, device)
 
 

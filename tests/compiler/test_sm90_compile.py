@@ -117,13 +117,13 @@ def test_a_loop_that_stops_when_saturated_keeps_its_pipelined_loads(tmp_path):
     """CORM's column pass with stop_saturated_any: each loop segment sits in a while loop that ends once
     every key of the program is kept; the loads feeding its matmul stay asynchronous copies, as many as
     without the while loop (the row pass, for reference, has them too)."""
-    def copies(**options):
-        where = tmp_path / ("stopping" if options else "plain")
+    def copies(stop):
+        where = tmp_path / ("stopping" if stop else "plain")
         where.mkdir()
-        jobs = _jobs("corm", DIMS, lambda role: candidates(role, "cuda")[0], where, **options)
+        jobs = _jobs("corm", DIMS, lambda role: candidates(role, "cuda")[0], where, stop_saturated_any=stop)
         return {r["kernel"]: r["async_copies"] for r in _compile(jobs, where)}
 
-    plain, stopping = copies(), copies(stop_saturated_any=True)
+    plain, stopping = copies(False), copies(True)
     assert plain["corm_k0"] > 0 and plain["corm_k1"] > 0
     assert stopping == plain
 
