@@ -1,7 +1,8 @@
 """One kernel's Triton source: program ids and offsets, invariant loads, accumulators, the loop
 segments with their bodies, the epilogue and the stores; plus the host wrapper that launches it.
 
-The loop body keeps FlashAttention's order: running maxima first (m_new = max(m, rowmax(x))), the rescale
+The loop body keeps FlashAttention's order: running maxima first (m_new = max(m, rowmax(x)), or
+max(m, rowmax(y) * c) where x = y * c with c > 0, the same bits for one multiply per row), the rescale
 factor alpha = exp2(m - m_new) (guarded for rows that are still empty), then every accumulator that uses
 the running max is rescaled and updated; P is cast to the input dtype right before the P·V matmul.
 """
@@ -151,7 +152,14 @@ class KernelWriter:
         for i, (a, base) in enumerate(zip(accs, bases)):
             if a.sink.op is not Op.MAX:
                 continue
-            new = f"a{i}" if base is None else f"tl.maximum(a{i}, tl.max({self._tile(base, scope, Op.MAX)}, 1))"
+            if base is None:
+                new = f"a{i}"
+            else:
+                # max(x * c) = max(x) * c for c > 0: one multiply per row, not per element; x * c is left
+                # with one use, so the shift below fuses into one FMA with it
+                x, scale = _positive_scaling(base)
+                reduced = f"tl.max({self._tile(x, scope, Op.MAX)}, 1)"
+                new = f"tl.maximum(a{i}, {reduced if scale is None else f'{reduced} * {scale}'})"
             scope.emit(f"n{i} = {new}")
             if id(a.sink.node) in shifts:
                 # rows with no live element yet keep m = -inf; shift by 0 there so exp2 gives 0, not NaN
@@ -276,6 +284,17 @@ def module_source(name: str, role: str, ctx, body: str, grid: str, stages: bool,
         f"    grid, args = arguments({names}, BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, num_stages=num_stages)\n"
         f"    return {name}_kernel[grid](*args, num_warps=num_warps, num_stages=num_stages)\n"
     )
+
+
+def _positive_scaling(n: Node) -> tuple[Node, str | None]:
+    """(x, c) where n is an f32 x * c with c a positive finite scalar constant; else (n, None)."""
+    if n.op is Op.MUL and n.dtype == "f32":
+        for x, c in (n.inputs, n.inputs[::-1]):
+            if c.op is Op.CONST and c.type.rank == 0 and x.dtype == "f32" and x.shape == n.shape:
+                value = c.attr("value")
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < math.inf:
+                    return x, literal(value)
+    return n, None
 
 
 def _drop_unused(lines: list[str]) -> list[str]:

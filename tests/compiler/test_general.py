@@ -2,6 +2,7 @@
 not multiples of any block, grouped KV heads, dtypes; and programs that cannot be fused still run."""
 
 import math
+import re
 import warnings
 
 import pytest
@@ -43,6 +44,33 @@ def test_sliding_window_skips_tiles_on_both_sides(options):
 @pytest.mark.parametrize("mod", ["softcap", "scale"])
 def test_score_modifications(mod, options):
     _run(Spec(mod=mod, q_len=45, kv_len=45), options, scale=8.0)
+
+
+class Scaled(torch.nn.Module):
+    def __init__(self, c: float):
+        super().__init__()
+        self.c = c
+
+    def forward(self, q, k, v):
+        return torch.softmax((q @ k.transpose(-1, -2)).float() * self.c, dim=-1).to(q.dtype) @ v
+
+
+@pytest.mark.parametrize("c", [0.3, -0.3])
+def test_a_positive_scale_leaves_the_row_max_to_one_multiply_per_row(c, options):
+    # max(x * c) = max(x) * c bit for bit when c > 0 (rounding is monotonic), not when c < 0
+    g = torch.Generator().manual_seed(3)
+    q, k, v = (torch.randn(1, 2, 37, 16, generator=g).half() * 8 for _ in range(3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fn = compiler.compile(Scaled(c), (q, k, v), options=options, name="scaled")
+    with nan_filled_allocations():
+        got = fn(q, k, v)
+    assert_close(got, Scaled(c)(q.double(), k.double(), v.double()), "float16")
+    source = fn.launcher.kernels["scaled_k0"][0].source
+    factored = re.search(r"n0 = tl\.maximum\(a0, tl\.max\(\w+, 1\) \* ([0-9.e-]+)\)", source)
+    assert (factored is not None) == (c > 0)
+    if factored:
+        assert float(factored.group(1)) == pytest.approx(c * math.log2(math.e))
 
 
 def test_row_statistics(options):
