@@ -23,6 +23,7 @@ from compiler.ir.layout import Layout
 from compiler.ir.node import Node
 from compiler.ir.ops import Op
 from compiler.ir.printer import Names
+from compiler.passes.fold import scalar_constant
 
 _INIT = {Op.SUM: "tl.zeros([BLOCK_M], dtype=tl.float32)", Op.MAX: 'tl.full([BLOCK_M], float("-inf"), tl.float32)',
          Op.MIN: 'tl.full([BLOCK_M], float("inf"), tl.float32)', Op.ANY: "tl.zeros([BLOCK_M], dtype=tl.int32)"}
@@ -287,13 +288,12 @@ def module_source(name: str, role: str, ctx, body: str, grid: str, stages: bool,
 
 
 def _positive_scaling(n: Node) -> tuple[Node, str | None]:
-    """(x, c) where n is an f32 x * c with c a positive finite scalar constant; else (n, None)."""
+    """(x, c) where n is an f32 x * c with c a positive finite scalar constant (the fold step puts a
+    product's constant on the right); else (n, None)."""
     if n.op is Op.MUL and n.dtype == "f32":
-        for x, c in (n.inputs, n.inputs[::-1]):
-            if c.op is Op.CONST and c.type.rank == 0 and x.dtype == "f32" and x.shape == n.shape:
-                value = c.attr("value")
-                if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < math.inf:
-                    return x, literal(value)
+        x, c = n.inputs
+        if scalar_constant(c) and x.dtype == "f32" and x.shape == n.shape and 0 < c.attr("value") < math.inf:
+            return x, literal(c.attr("value"))
     return n, None
 
 

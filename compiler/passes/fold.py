@@ -25,7 +25,9 @@ _WIDENABLE = frozenset({Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.NEG, Op.TANH, Op.EXP2
                         Op.RECIP, Op.MAXIMUM, Op.MINIMUM, Op.WHERE})
 
 
-def _scalar(n: Node) -> bool:
+def scalar_constant(n: Node) -> bool:
+    """A rank-0 numeric constant (float, or int that is not a bool): what fold moves to the right of a
+    product and multiplies into its neighbours."""
     return n.op is Op.CONST and n.type.rank == 0 and is_float(n.dtype) or (
         n.op is Op.CONST and n.type.rank == 0 and isinstance(n.attr("value"), int)
         and not isinstance(n.attr("value"), bool))
@@ -42,7 +44,7 @@ def _widen(c: Node, x: Node) -> Node | None:
         return node(Op.DOT, x.inputs, TensorType(x.shape, c.dtype))
     if x.op not in _WIDENABLE:
         return None
-    inputs = [cast(i, c.dtype) if is_float(i.dtype) and not _scalar(i) else i for i in x.inputs]
+    inputs = [cast(i, c.dtype) if is_float(i.dtype) and not scalar_constant(i) else i for i in x.inputs]
     return ew(x.op, *inputs, dtype=c.dtype)
 
 
@@ -51,7 +53,7 @@ def _absorbs(n: Node) -> bool:
     if n.op is Op.CONST:
         return True
     if n.op is Op.MUL:
-        return _scalar(n.inputs[1])
+        return scalar_constant(n.inputs[1])
     if n.op is Op.NEG:
         return True
     if n.op is Op.WHERE:
@@ -86,7 +88,7 @@ def _log_is_neg_inf(g: Node, y: Node) -> Node | None:
     return ew(Op.EQ, y, const(0.0, g.shape, y.dtype)) if is_float(y.dtype) else None  # keeps g's shape
 
 
-_S = P(name="c", where=_scalar)
+_S = P(name="c", where=scalar_constant)
 RULES: list[Rule] = [
     (P(Op.CAST, P(name="x"), name="c"), _widen),
     (P(Op.DIV, P(name="x"), _S, name="d", where=lambda d: is_float(d.dtype)),
@@ -94,7 +96,7 @@ RULES: list[Rule] = [
     # constants go right (a product of two constants is left to constant folding)
     (P(Op.MUL, _S, P(name="x", where=lambda x: x.op is not Op.CONST), name="m"),
      lambda m, c, x: ew(Op.MUL, x, c, dtype=m.dtype)),
-    (P(Op.MUL, P(Op.MUL, P(name="x"), P(name="c1", where=_scalar)), _S, name="m"),
+    (P(Op.MUL, P(Op.MUL, P(name="x"), P(name="c1", where=scalar_constant)), _S, name="m"),
      lambda m, x, c1, c: ew(Op.MUL, x, _val(c1) * _val(c), dtype=m.dtype)),
     (P(Op.MUL, P(Op.NEG, P(name="x")), _S, name="m"), lambda m, x, c: ew(Op.MUL, x, -_val(c), dtype=m.dtype)),
     (P(Op.NEG, P(Op.MUL, P(name="x"), _S), name="n"), lambda n, x, c: ew(Op.MUL, x, -_val(c), dtype=n.dtype)),
