@@ -129,11 +129,14 @@ class Emitter:
         if n.op in _UNARY:
             if n.op is Op.TANH:
                 return f"_tanh({args[0]}.to(tl.float32))"
+            if n.op in (Op.LOG2, Op.LOG) and self.ctx.target == "cuda" and n.dtype != "f64":
+                t = _log2(args[0], n.inputs[0].dtype)
+                return _from_f32(f"({t} * {literal(math.log(2.0))})" if n.op is Op.LOG else t, n.dtype)
             return _UNARY[n.op].format(args[0])
         if n.op in _BINARY:
             return _BINARY[n.op].format(*args)
         if n.op is Op.POW:
-            return _pow(n, args)
+            return _pow(n, args, self.ctx.target)
         if n.op is Op.WHERE:
             return f"tl.where({args[0]}, {args[1]}, {args[2]})"
         raise NotImplementedError(f"cannot render {n.op.name} inside a kernel")
@@ -170,8 +173,20 @@ def _narrow(a: str, b: str) -> str:
     return a if order.index(a) <= order.index(b) else b
 
 
-def _pow(n: Node, args) -> str:
+def _pow(n: Node, args, target: str) -> str:
     e = n.inputs[1]
     if e.op is Op.CONST and float(e.attr("value")).is_integer() and 1 <= e.attr("value") <= 4:
         return "(" + " * ".join([args[0]] * int(e.attr("value"))) + ")"
-    return f"tl.exp2(tl.log2({args[0]}) * {args[1]})"
+    if target != "cuda" or n.dtype == "f64":
+        return f"tl.exp2(tl.log2({args[0]}) * {args[1]})"
+    return _from_f32(f"tl.exp2({_log2(args[0], n.inputs[0].dtype)} * {args[1]})", n.dtype)
+
+
+def _log2(x: str, dtype: str) -> str:
+    """log2 of a tile on the GPU in f32: one MUFU instruction (kernel.py's _log2) instead of libdevice's."""
+    return f"_log2({x})" if dtype == "f32" else f"_log2({x}.to(tl.float32))"
+
+
+def _from_f32(t: str, dtype: str) -> str:
+    """An f32 expression as a value of the node's dtype (f16/bf16 on the GPU)."""
+    return t if dtype == "f32" else f"{t}.to({to_triton(dtype)})"

@@ -29,18 +29,31 @@ _INIT = {Op.SUM: "tl.zeros([BLOCK_M], dtype=tl.float32)", Op.MAX: 'tl.full([BLOC
          Op.MIN: 'tl.full([BLOCK_M], float("inf"), tl.float32)', Op.ANY: "tl.zeros([BLOCK_M], dtype=tl.int32)"}
 _IDENTITY = {Op.SUM: "0.0", Op.DOT: "0.0", Op.MAX: 'float("-inf")', Op.MIN: 'float("inf")', Op.ANY: "0"}
 
-_TANH = {
-    "cuda": '''@triton.jit
+# device functions a kernel's text may call, per target; module_source adds those the body uses
+_HELPERS = {
+    "_tanh": {
+        "cuda": '''@triton.jit
 def _tanh(x):
     # one MUFU instruction instead of libdevice's tanh (kernel-anchors §3.2: 1.9x on soft-capping)
     return tl.inline_asm_elementwise("tanh.approx.f32 $0, $1;", "=f,f", [x], dtype=tl.float32,
                                      is_pure=True, pack=1)
 ''',
-    "interpret": '''@triton.jit
+        "interpret": '''@triton.jit
 def _tanh(x):
     # portable form for Triton's interpreter, which cannot run inline PTX
     return 1.0 - 2.0 / (tl.exp2(x * 2.8853900817779268) + 1.0)
 ''',
+    },
+    # Triton lowers tl.log2 of f32 to libdevice's log2f, a polynomial of ~20 instructions; lg2.approx.f32
+    # is one MUFU instruction (subnormal inputs kept; log2(0) = -inf, log2(x < 0) = nan, as IEEE's).
+    # Only the cuda target calls it (emit.py); BENCHMARKS.md has its error against float64 and its effect
+    "_log2": {
+        "cuda": '''@triton.jit
+def _log2(x):
+    return tl.inline_asm_elementwise("lg2.approx.f32 $0, $1;", "=f,f", [x], dtype=tl.float32,
+                                     is_pure=True, pack=1)
+''',
+    },
 }
 
 
@@ -62,7 +75,6 @@ class KernelWriter:
         self.em = Emitter(self.ctx)
         self.pre = Scope("    ", "pre")
         self.body: list[str] = []
-        self.uses_tanh = False
 
     def write(self) -> KernelSource:
         k = self.k
@@ -255,18 +267,18 @@ class KernelWriter:
     def _module(self, lines: list[str]) -> str:
         k, ctx = self.k, self.ctx
         text = "\n".join(lines)
-        helpers = _TANH[self.target] + "\n\n" if "_tanh(" in text else ""
         n_batch = math.prod(ctx.axes.sizes[c] for c in ctx.batch)
         p_size = ctx.axes.sizes[k.p]
         grid = (f"({n_batch}, triton.cdiv({p_size}, BLOCK_M))" if k.batch_fastest
                 else f"(triton.cdiv({p_size}, BLOCK_M), {n_batch})")
-        return module_source(k.name, k.role, ctx, text, grid, self._named(), helpers)
+        return module_source(k.name, k.role, ctx, text, grid, self._named())
 
 
-def module_source(name: str, role: str, ctx, body: str, grid: str, stages: bool, helpers: str = "") -> str:
-    """A kernel's module: the @triton.jit kernel (a pointer and the strides of each of ctx.tensors, the
-    block sizes, STAGES when its loops name their stages) and its host wrappers, `arguments` (the grid
-    and every argument in order) and `launch`."""
+def module_source(name: str, role: str, ctx, body: str, grid: str, stages: bool) -> str:
+    """A kernel's module: the device helpers its body calls, the @triton.jit kernel (a pointer and the
+    strides of each of ctx.tensors, the block sizes, STAGES when its loops name their stages) and its host
+    wrappers, `arguments` (the grid and every argument in order) and `launch`."""
+    helpers = "".join(h[ctx.target] + "\n\n" for fn, h in _HELPERS.items() if fn + "(" in body)
     args = [ctx.arg(t) for t in ctx.tensors]
     strides = [f"{a}_s{d}" for a, t in zip(args, ctx.tensors) for d in range(t.type.rank)]
     params = [f"{a}_ptr" for a in args] + strides + ["BLOCK_M: tl.constexpr", "BLOCK_N: tl.constexpr"]

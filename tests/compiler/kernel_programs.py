@@ -144,3 +144,19 @@ def _probs(program: Program, args) -> torch.Tensor:
     finally:
         torch.softmax = original
     return captured["p"]
+
+
+class LogBias(torch.nn.Module):
+    """softmax(q·kᵀ·c + log w)·v and the column sums of its probabilities: a log of a score-sized input
+    (outside the seven cases; Keyformer's noise is the one of them with a log)."""
+
+    def forward(self, q, k, v, w):
+        p = torch.softmax((q @ k.transpose(-1, -2)).float() * 0.25 + torch.log(w), dim=-1)
+        return p.to(q.dtype) @ v, p.sum(dim=-2)
+
+
+def log_bias_inputs(heads: int, length: int, head_dim: int, device="cpu") -> tuple:
+    g = torch.Generator().manual_seed(5)
+    q, k, v = (torch.randn(1, heads, length, head_dim, generator=g).half() for _ in range(3))
+    w = torch.rand(1, heads, length, length, generator=g) * 4 + 1e-3
+    return tuple(t.to(device) for t in (q, k, v, w))

@@ -5,8 +5,9 @@ process (Triton's interpreter patches triton.language in the process that uses i
 
 `aligned`: the indices of the arguments Triton's JIT would specialize as divisible by 16.
 
-Prints one JSON line per kernel: {"kernel", "shared", "async_copies", "tanh_approx", "sync_f32_tiles"}:
-the async copies (pipelined loads) in the final TTGIR, and its 2-D fp32 global loads left synchronous.
+Prints one JSON line per kernel: {"kernel", "shared", "async_copies", "tanh_approx", "sync_f32_tiles",
+"lg2_approx", "libdevice_log2"}: the async copies (pipelined loads) in the final TTGIR, its 2-D fp32 global
+loads left synchronous, and which instructions or libdevice functions its PTX uses.
 """
 
 import importlib.util
@@ -33,7 +34,9 @@ def compile_one(job: dict) -> dict:
     sync = re.findall(r"= tt\.load .*: tensor<\d+x\d+x!tt\.ptr<f32>", compiled.asm["ttgir"])
     return {"kernel": job["kernel"], "shared": compiled.metadata.shared,
             "async_copies": compiled.asm["ttgir"].count("ttg.async_copy_global_to_local"),
-            "tanh_approx": "tanh.approx.f32" in compiled.asm["ptx"], "sync_f32_tiles": len(sync)}
+            "tanh_approx": "tanh.approx.f32" in compiled.asm["ptx"], "sync_f32_tiles": len(sync),
+            "lg2_approx": "lg2.approx.f32" in compiled.asm["ptx"],
+            "libdevice_log2": "__nv_log2f" in compiled.asm["ptx"]}
 
 
 if __name__ == "__main__":

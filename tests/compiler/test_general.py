@@ -8,9 +8,11 @@ import warnings
 import pytest
 import torch
 from case_runner import assert_close
-from kernel_programs import COL_STATS, MASKS, ROW_STATS, Program, Spec, make_inputs, reference
+from kernel_programs import COL_STATS, MASKS, ROW_STATS, LogBias, Program, Spec, log_bias_inputs, make_inputs, reference
 
 import compiler
+from compiler.options import CompileOptions
+from compiler.pipeline import Compilation, run_pipeline
 from jobs.check import nan_filled_allocations
 
 
@@ -154,3 +156,24 @@ def test_per_head_score_inputs_are_pipelined(batch, options):
     fn = _run(spec, options)
     staged = ["num_stages=STAGES" in s.source for s in fn.sources]
     assert staged == [batch == 1] * len(fn.plan.kernels)
+
+
+def test_a_log_on_the_gpu_is_one_mufu_instruction(options):
+    # the interpreter runs tl.log2; for the GPU the same kernels call lg2.approx.f32 (codegen/kernel.py)
+    args = log_bias_inputs(heads=2, length=45, head_dim=16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fn = compiler.compile(LogBias(), args, options=options, name="logbias")
+        cuda = run_pipeline(Compilation(LogBias(), args, CompileOptions(target="cuda", autotune=False), "logbias"),
+                            until="codegen")
+    with nan_filled_allocations():
+        out, cols = fn(*args)
+    want_out, want_cols = LogBias()(*(t.double() for t in args))
+    assert_close(out, want_out, "float16")
+    assert_close(cols, want_cols, "float32")
+    here = "\n".join(src.source for src, _ in fn.launcher.kernels.values())
+    gpu = "\n".join(s.source for s in cuda.sources)
+    assert [k.role for k in fn.plan.kernels] == ["row", "column"]
+    assert "tl.log2(" in here and "_log2(" not in here
+    assert "lg2.approx.f32" in gpu and "tl.log2(" not in gpu
+    assert len(re.findall(r"= _log2\(", gpu)) >= 2  # the side input's log in both passes (and the lse)

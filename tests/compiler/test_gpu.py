@@ -8,8 +8,10 @@ import os
 
 import pytest
 import torch
-from case_runner import compile_case, dims, run_case
+from case_runner import assert_close, compile_case, dims, run_case
+from kernel_programs import LogBias, log_bias_inputs
 
+import compiler
 from jobs.spec import KERNEL_MODELS
 
 pytestmark = [
@@ -86,3 +88,15 @@ def test_direct_launches_match_tritons(name, options):
     fn(*args)
     fn(*args)
     assert fn.launcher.stats.direct == 4 * n_kernels
+
+
+def test_a_log_of_a_side_input_matches_float64(options):
+    """The GPU's log2 is lg2.approx.f32, one MUFU instruction in place of libdevice's log2f (codegen/kernel.py):
+    a program outside the seven that takes the log of a score-sized input still matches float64."""
+    args = log_bias_inputs(heads=8, length=2048, head_dim=128, device="cuda")
+    fn = compiler.compile(LogBias(), args, options=options, name="logbias")
+    out, cols = fn(*args)
+    want_out, want_cols = LogBias()(*(t.double() for t in args))
+    assert_close(out, want_out, "float16")
+    assert_close(cols, want_cols, "float32")
+    assert all("lg2.approx.f32" in src.source for src, _ in fn.launcher.kernels.values())
