@@ -20,10 +20,13 @@ from ftrun.policy import Decision, decide
 from ftrun.settings import Cluster, Settings
 from jobs.experiments import FILTER_KEYS, experiments
 from jobs.experiments import plan as expand_plan
-from jobs.spec import KERNEL_MODELS, PARTS, SCALES, CaseSpec
+from jobs.spec import KERNEL_MODELS, SCALES
 from jobs.systems import BASELINE, systems
+from results.campaigns import Campaign
+from results.case import PARTS, CaseSpec
 from results.index import Index
-from results.records import now, write_json_atomic
+from results.records import now
+from results.runsdir import RunsDir
 
 
 @dataclass
@@ -90,10 +93,10 @@ def make_plan(settings: Settings, experiment: str, cluster_name: str | None, sca
     if not cases:
         raise FtrunError(f"no case of {experiment} matches the filters {_show(filters)}")
     plan = Plan(experiment, cluster, scale, device, cases, [], notes=notes)
-    if not settings.runs_dir.exists():
+    if not settings.runs.root.exists():
         plan.to_run = [(case, decide([], cluster.retries, force)) for case in cases]
         return plan
-    with Index(settings.runs_dir) as index:
+    with Index(settings.runs) as index:
         index.sync()
         for case in cases:
             decision = decide(index.attempts(case.key), cluster.retries, force, case.key in in_flight, now,
@@ -122,14 +125,12 @@ def chunks(plan: Plan) -> list[list[tuple[CaseSpec, Decision]]]:
     return out
 
 
-def write_campaign(runs_dir: Path, plan: Plan, argv: list[str]) -> str:
+def write_campaign(runs: RunsDir, plan: Plan, argv: list[str]) -> str:
     """Record what this submit wants, before running anything; returns the campaign id."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     cid = f"{stamp}-{plan.experiment}-{plan.cluster.name}-{uuid.uuid4().hex[:6]}"
-    data = {"id": cid, "experiment": plan.experiment, "cluster": plan.cluster.name, "scale": plan.scale,
-            "device": plan.device, "created": now(), "host": socket.gethostname(), "pid": os.getpid(),
-            "argv": argv, "cases": [c.to_dict() for c in plan.cases]}
-    write_json_atomic(Path(runs_dir) / "campaigns" / f"{cid}.json", data)
+    runs.write_campaign(Campaign(cid, plan.experiment, plan.cluster.name, plan.scale, plan.device, now(),
+                                 tuple(plan.cases), socket.gethostname(), os.getpid(), tuple(argv)))
     return cid
 
 

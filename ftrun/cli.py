@@ -23,24 +23,44 @@ app.add_typer(results_app, name="results")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print tables (no result store).")
 app.add_typer(bench_app, name="bench")
 
-RunsDir = Annotated[Path | None, typer.Option("--runs-dir", help="runs folder [default: ./ftrun-runs or ftrun.toml]")]
+RunsOption = Annotated[Path | None, typer.Option(
+    "--runs-dir", help="runs folder [default: ./ftrun-runs or ftrun.toml]")]
 Config = Annotated[Path | None, typer.Option("--config", help="ftrun.toml [default: ./ftrun.toml, ~/.config/ftrun]")]
 
 
 def command(fn):
-    """Turn FtrunError into one red line and exit status 1."""
+    """The error boundary: whatever the user can cause (bad input, a file system that refuses, a damaged
+    store) ends as one red line and exit status 1, never a traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        import sqlite3
+
         from ftrun import render
+        from results.files import StoreError
 
         try:
             return fn(*args, **kwargs)
-        except FtrunError as e:
+        except (FtrunError, StoreError) as e:
             render.error(str(e))
-            raise typer.Exit(1) from None
+        except OSError as e:
+            render.error(_os_error(e))
+        except sqlite3.Error as e:
+            render.error(f"the index database failed ({e}); `ftrun results rebuild` rebuilds it from the files")
+        raise typer.Exit(1)
 
     return wrapper
+
+
+def _os_error(e: OSError) -> str:
+    import errno
+
+    where = f" {e.filename}" if e.filename else ""
+    if e.errno == errno.ENOSPC:
+        return f"no space left on the device of{where}: free some space; finished results are kept"
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"not allowed to write or read{where} ({e.strerror}): check the permissions or choose --runs-dir"
+    return f"{e.strerror or e}{':' + where if where else ''}"
 
 
 def _settings(config: Path | None, runs_dir: Path | None):
@@ -67,7 +87,7 @@ def submit(
     poll: Annotated[float, typer.Option(help="--follow: seconds between looks at Slurm")] = 15.0,
     gpus: Annotated[str | None, typer.Option(
         help="local: only these GPUs, e.g. 0,3 [default: every visible GPU, one case per GPU at a time]")] = None,
-    runs_dir: RunsDir = None,
+    runs_dir: RunsOption = None,
     config: Config = None,
 ):
     """Run an experiment's cases that have no valid result yet.
@@ -94,7 +114,7 @@ def status(
     cases: Annotated[bool, typer.Option("--cases/--summary", help="also show every case's state")] = True,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="refresh until Ctrl-C")] = False,
     every: Annotated[float, typer.Option(help="--watch: seconds between refreshes")] = 15.0,
-    runs_dir: RunsDir = None,
+    runs_dir: RunsOption = None,
     config: Config = None,
 ):
     """Show every submitted case's state: NEW, QUEUED, RUNNING, DONE, NS, OOM, TLE, FAIL, CANCELLED.
@@ -113,7 +133,7 @@ def status(
     settings = _settings(config, runs_dir)
     parallel = {name: c.max_tasks for name, c in settings.clusters.items()}
     while True:
-        report = collect(settings.runs_dir, experiment, parallel=parallel, with_cases=cases)
+        report = collect(settings.runs, experiment, parallel=parallel, with_cases=cases)
         if watch:
             render.clear()
         render.status(report, cases)
@@ -128,7 +148,7 @@ def plot(
     experiment: Annotated[str, typer.Argument(help="fig12, fig13, fig14 or smoke")],
     source: Annotated[str, typer.Option(help="measured, paper (the paper's published numbers) or both")] = "measured",
     out: Annotated[Path | None, typer.Option("--out", help="output folder [default: RUNS_DIR/figures]")] = None,
-    runs_dir: RunsDir = None,
+    runs_dir: RunsOption = None,
     config: Config = None,
 ):
     """Draw an experiment's figure as PDF and PNG, with the CSV of the plotted numbers.
@@ -141,7 +161,7 @@ def plot(
     from ftrun.figures import plot as draw
 
     settings = _settings(config, runs_dir)
-    for path in draw(experiment, settings.runs_dir, out, source):
+    for path in draw(experiment, settings.runs, out, source):
         render.line(str(path))
 
 
@@ -162,14 +182,14 @@ def list_things():
 
 @app.command()
 @command
-def clusters(config: Config = None, runs_dir: RunsDir = None):
+def clusters(config: Config = None, runs_dir: RunsOption = None):
     """Show the resolved cluster configuration."""
     from dataclasses import asdict
 
     from ftrun import render
 
     settings = _settings(config, runs_dir)
-    render.line(f"config: {settings.source or '(none: built-in defaults)'}; runs folder: {settings.runs_dir}")
+    render.line(f"config: {settings.source or '(none: built-in defaults)'}; runs folder: {settings.runs.root}")
     blocks = {name: {k: v for k, v in asdict(c).items() if k != "name" and v not in (None, {}, ())}
               for name, c in settings.clusters.items()}
     render.settings_blocks("clusters", blocks)
@@ -181,7 +201,7 @@ def logs(
     case: Annotated[str, typer.Argument(help="a case key (or unique prefix), or model/system[@seqlen]")],
     follow: Annotated[bool, typer.Option("--follow", "-f", help="keep printing while the case runs")] = False,
     tail: Annotated[int, typer.Option(help="print the last N lines")] = 100,
-    runs_dir: RunsDir = None,
+    runs_dir: RunsOption = None,
     config: Config = None,
 ):
     """Print a case's log: its running task's, else its latest attempt's.
@@ -193,12 +213,12 @@ def logs(
     from ftrun import manage, render
 
     settings = _settings(config, runs_dir)
-    member = manage.find_case(settings.runs_dir, case)
-    path = manage.log_path(settings.runs_dir, member)
+    member = manage.find_case(settings.runs, case)
+    path = manage.log_path(settings.runs, member)
     if path is None or not path.exists():
         raise FtrunError(f"case {member.spec.key} ({member.spec.label()}) has no log yet")
     render.note(f"{member.spec.label()} [{member.spec.key}]: {path}")
-    render.follow_file(path, tail, follow, lambda: manage.in_flight(settings.runs_dir, member.spec.key))
+    render.follow_file(path, tail, follow, lambda: manage.in_flight(settings.runs, member.spec.key))
 
 
 @app.command()
@@ -206,7 +226,7 @@ def logs(
 def cancel(
     only: Annotated[list[str] | None, typer.Option("--only", help="key=value filter, as for submit")] = None,
     all_cases: Annotated[bool, typer.Option("--all", help="cancel every case in flight")] = False,
-    runs_dir: RunsDir = None,
+    runs_dir: RunsOption = None,
     config: Config = None,
 ):
     """Stop cases in flight on Slurm: tasks with nothing else to do are scancelled, the rest skip them.
@@ -219,9 +239,9 @@ def cancel(
     if not only and not all_cases:
         raise FtrunError("say which cases to cancel: --only key=value (repeatable) or --all")
     settings = _settings(config, runs_dir)
-    keys = {m.spec.key for m in manage.members(settings.runs_dir, only or [])}
-    with scheduling.submit_lock(settings.runs_dir):
-        n, jobs = scheduling.cancel(settings.runs_dir, keys)
+    keys = {m.spec.key for m in manage.members(settings.runs, only or [])}
+    with scheduling.submit_lock(settings.runs):
+        n, jobs = scheduling.cancel(settings.runs, keys)
     render.line(f"cancelled {n} case(s) in flight; scancelled {', '.join(jobs) or 'no job'}")
 
 
@@ -231,7 +251,7 @@ def retry(
     error_class: Annotated[list[str] | None, typer.Option("--class", help="only failures of this class")] = None,
     only: Annotated[list[str] | None, typer.Option("--only", help="key=value filter, as for submit")] = None,
     cluster: Annotated[str | None, typer.Option("--cluster", "-c", help="run there instead")] = None,
-    runs_dir: RunsDir = None,
+    runs_dir: RunsOption = None,
     config: Config = None,
 ):
     """Run failed cases again, including final ones (wrong result, compile error, OOM, NS).
@@ -244,7 +264,7 @@ def retry(
     from ftrun.submit import run_plans
 
     settings = _settings(config, runs_dir)
-    plans = manage.retry(settings, only or [], error_class or [], cluster, settings.runs_dir)
+    plans = manage.retry(settings, only or [], error_class or [], cluster, settings.runs)
     if not plans:
         render.line("no failed case matches: nothing to retry")
         return
@@ -287,7 +307,7 @@ def bench_kernels(
 def results_export(
     csv: Annotated[Path, typer.Option("--csv", help="file to write")],
     all_attempts: Annotated[bool, typer.Option("--all-attempts", help="one row per attempt, not per case")] = False,
-    runs_dir: RunsDir = None,
+    runs_dir: RunsOption = None,
     config: Config = None,
 ):
     """Write the results as a tidy CSV, one row per measurement."""
@@ -295,7 +315,7 @@ def results_export(
     from results.export import export_csv
 
     settings = _settings(config, runs_dir)
-    n = export_csv(settings.runs_dir, csv, all_attempts)
+    n = export_csv(settings.runs, csv, all_attempts)
     render.line(f"wrote {n} rows to {csv}")
 
 
@@ -303,7 +323,7 @@ def results_export(
 @command
 def results_import(
     path: Annotated[Path, typer.Argument(help="another runs folder, or a folder of FlashTensor-artifact logs")],
-    runs_dir: RunsDir = None,
+    runs_dir: RunsOption = None,
     config: Config = None,
 ):
     """Merge results from another runs folder or artifact logs (idempotent)."""
@@ -311,7 +331,7 @@ def results_import(
     from ftrun.exchange import import_path
 
     settings = _settings(config, runs_dir)
-    report = import_path(settings.runs_dir, path)
+    report = import_path(settings.runs, path)
     render.line(f"imported {report.copied} file(s), {report.already} already present")
     for why in report.skipped:
         render.note(f"skipped: {why}")
@@ -319,17 +339,21 @@ def results_import(
 
 @results_app.command("rebuild")
 @command
-def results_rebuild(runs_dir: RunsDir = None, config: Config = None):
-    """Rebuild the SQLite index from the result files."""
+def results_rebuild(runs_dir: RunsOption = None, config: Config = None):
+    """Rebuild the SQLite index from the result files (a damaged index is moved aside first)."""
     from ftrun import render
     from results.index import Index
 
     settings = _settings(config, runs_dir)
-    with Index(settings.runs_dir) as index:
-        report = index.rebuild()
+    index, report = Index.rebuilt(settings.runs)
+    index.close()
+    if report.moved_aside:
+        render.note(f"the old index could not be used: moved aside to {report.moved_aside}")
     render.line(f"indexed {report.new_results} results and {report.new_campaigns} campaigns")
     for name, why in report.bad_files:
-        render.error(f"ignored {name}: {why}")
+        render.error(f"skipped invalid file {name}: {why}")
+    for name, why in report.unreadable:
+        render.error(f"could not read {name}: {why}")
 
 
 def main() -> None:

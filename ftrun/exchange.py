@@ -1,23 +1,30 @@
 """`ftrun results import`: merge another runs folder, or a folder of FlashTensor-artifact logs.
 
-Both are idempotent: a result file is copied only if this runs folder does not have it yet (file
-names are unique per attempt), and artifact logs become records with attempt ids derived from the
-log's name and content, so importing twice adds nothing.
+Nothing from the other folder is trusted: symbolic links are never followed, every file is validated as a
+record or campaign before it is copied (a file that is not one is skipped with the reason), a record's
+place in this folder follows from its content (not its file name), and paths written inside records are
+never used. Both kinds of import are idempotent: a result file is copied only if this runs folder does
+not have it yet (names are unique per attempt), and artifact logs become records with attempt ids derived
+from the log's name and content, so importing twice adds nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ftrun.errors import FtrunError
-from jobs.spec import SCALES, CaseSpec, e2e_dims, kernel_dims
+from jobs.spec import SCALES, e2e_dims, kernel_dims
+from results.campaigns import Campaign
+from results.case import CaseSpec
+from results.files import FILE_MODE, MAX_JSON_BYTES, parse_json
 from results.index import Index
 from results.paper import SYSTEM_NAMES
-from results.records import FORMAT, now, read_record, write_record
+from results.records import Record, RunInfo, Timing, now
+from results.runsdir import RunsDir
 
 ARTIFACT_NAME = re.compile(r"^(?P<exp>[^.]+)\.(?P<device>[^.]+)\.(?P<model>[^.]+)\.(?P<sys>[^.]+)\.log$")
 ARTIFACT_AVG = re.compile(r"\[(?P<label>[\w-]+)\][^\n]*?avg[:\s]+(?P<ms>[0-9.]+)")
@@ -32,71 +39,115 @@ class ImportReport:
     skipped: list[str] = field(default_factory=list)
 
 
-def import_path(runs_dir: Path, source: Path) -> ImportReport:
+def import_path(runs: RunsDir, source: Path) -> ImportReport:
     source = Path(source)
     if not source.is_dir():
         raise FtrunError(f"{source} is not a folder: give a runs folder or a folder of artifact logs")
-    if (source / "results").is_dir() or (source / "campaigns").is_dir():
-        report = _import_runs(runs_dir, source)
-    elif any(ARTIFACT_NAME.match(p.name) for p in source.iterdir()):
-        report = _import_artifact(runs_dir, source)
+    if _plain_dir(source / "results") or _plain_dir(source / "campaigns"):
+        report = _import_runs(runs, source)
+    elif any(ARTIFACT_NAME.match(e.name) for e in os.scandir(source) if e.is_file(follow_symlinks=False)):
+        report = _import_artifact(runs, source)
     else:
         raise FtrunError(f"{source} holds neither a runs folder (results/, campaigns/) nor artifact logs "
                          "named {exp}.{device}.{model}.{sys}.log")
-    with Index(runs_dir) as index:
+    with Index(runs) as index:
         index.sync()
     return report
 
 
-def _import_runs(runs_dir: Path, source: Path) -> ImportReport:
-    if source.resolve() == Path(runs_dir).resolve():
+def _plain_dir(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
+
+
+def _import_runs(runs: RunsDir, source: Path) -> ImportReport:
+    if source.resolve() == runs.root.resolve():
         raise FtrunError(f"{source} is this runs folder already")
     report = ImportReport()
-    for sub in ("results", "campaigns"):
-        for path in sorted((source / sub).glob("*.json")):
-            target = Path(runs_dir) / sub / path.name
-            if target.exists():
-                report.already += 1
+    for sub in ("campaigns", "results"):
+        folder = source / sub
+        if not _plain_dir(folder):
+            continue
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+            if not entry.name.endswith(".json") or entry.name.startswith("."):
                 continue
-            if sub == "results":
-                try:
-                    read_record(path)
-                except ValueError as e:
-                    report.skipped.append(str(e))
-                    continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.import")
-            shutil.copyfile(path, tmp)
-            tmp.replace(target)
-            report.copied += 1
+            where = f"{sub}/{entry.name}"
+            if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+                report.skipped.append(f"{where}: not a plain file (links are not followed)")
+                continue
+            _import_file(runs, Path(entry.path), sub, where, report)
     return report
 
 
-def _import_artifact(runs_dir: Path, source: Path) -> ImportReport:
+def _import_file(runs: RunsDir, path: Path, sub: str, where: str, report: ImportReport) -> None:
+    try:
+        raw = _read_nofollow(path)
+        if sub == "results":
+            record = Record.from_json(parse_json(raw, where), where)
+            target = runs.record_path(record.key, record.attempt)
+        else:
+            campaign = Campaign.from_json(parse_json(raw, where), where)
+            target = runs.campaign_path(campaign.id)
+    except (OSError, ValueError) as e:
+        report.skipped.append(f"{where}: {e}")
+        return
+    if target.exists():
+        if target.read_bytes() == raw:
+            report.already += 1
+        else:
+            report.skipped.append(f"{where}: {target.name} exists here with other content (kept ours)")
+        return
+    _write_bytes(target, raw)
+    report.copied += 1
+
+
+def _read_nofollow(path: Path) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as f:
+        raw = f.read(MAX_JSON_BYTES + 1)
+    if len(raw) > MAX_JSON_BYTES:
+        raise ValueError("larger than any file ftrun writes")
+    return raw
+
+
+def _write_bytes(target: Path, raw: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.import")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    with os.fdopen(fd, "wb") as f:
+        f.write(raw)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(target)
+
+
+def _import_artifact(runs: RunsDir, source: Path) -> ImportReport:
     report = ImportReport()
-    for path in sorted(source.iterdir()):
-        m = ARTIFACT_NAME.match(path.name)
+    for entry in sorted(os.scandir(source), key=lambda e: e.name):
+        m = ARTIFACT_NAME.match(entry.name)
         if not m:
             continue
-        text = path.read_text(errors="replace")
-        found = ARTIFACT_AVG.findall(text)
-        if not found:
-            report.skipped.append(f"{path.name}: no '[sys] avg X ms' line")
+        if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+            report.skipped.append(f"{entry.name}: not a plain file (links are not followed)")
             continue
-        ms = float(found[-1][1])
-        spec = _artifact_case(m["exp"], m["device"], m["model"], SYSTEM_NAMES.get(m["sys"], m["sys"]))
-        attempt = "ae" + hashlib.sha256(f"{path.name}\n{text}".encode()).hexdigest()[:10]
-        target = Path(runs_dir) / "results" / f"{spec.key}--{attempt}.json"
-        if target.exists():
+        try:
+            text = _read_nofollow(Path(entry.path)).decode(errors="replace")
+            found = ARTIFACT_AVG.findall(text)
+            if not found:
+                report.skipped.append(f"{entry.name}: no '[sys] avg X ms' line")
+                continue
+            spec = _artifact_case(m["exp"], m["device"], m["model"], SYSTEM_NAMES.get(m["sys"], m["sys"]))
+            ms = float(found[-1][1])
+            timing = Timing.from_json({"median": ms, "mean": ms, "method": "artifact wall-clock average"})
+        except (OSError, ValueError) as e:
+            report.skipped.append(f"{entry.name}: {e}")
+            continue
+        attempt = "ae" + hashlib.sha256(f"{entry.name}\n{text}".encode()).hexdigest()[:10]
+        if runs.record_path(spec.key, attempt).exists():
             report.already += 1
             continue
-        record = {"format": FORMAT, "key": spec.key, "attempt": attempt, "case": spec.to_dict(), "state": "done",
-                  "error_class": None, "error": None, "compile_s": None, "memory": None,
-                  "timing": {"unit": "ms", "median": ms, "mean": ms, "n": None, "samples": [],
-                             "method": "artifact wall-clock average"},
-                  "run": {"cluster": f"artifact-{m['device']}", "log": str(path)},
-                  "started": now(), "finished": now(), "source": "flashtensor-artifact"}
-        write_record(runs_dir, record)
+        stamp = now()
+        runs.write_record(Record(spec.key, attempt, spec, "done", stamp, stamp, timing=timing,
+                                 run=RunInfo(cluster=f"artifact-{m['device']}"), source="flashtensor-artifact"))
         report.copied += 1
     return report
 
@@ -106,5 +157,6 @@ def _artifact_case(exp: str, device: str, model: str, system: str) -> CaseSpec:
     seqlen = int(digits[-1]) if digits else 4096
     part = "e2e" if "e2e" in exp else "kernel"
     dims = (e2e_dims if part == "e2e" else kernel_dims)(SCALES["full"], seqlen)
-    return CaseSpec(part, model, system, dims, "float16", device, "full", ARTIFACT_PROTOCOL)
+    spec = CaseSpec(part, model, system, dims, "float16", device, "full", ARTIFACT_PROTOCOL)
+    return CaseSpec.from_json(spec.to_json())
 

@@ -10,27 +10,26 @@ from jobs.experiments import experiments
 from jobs.spec import SCALES
 from results.index import Index
 from results.paper import paper_rows
+from results.rows import Row
+from results.runsdir import RunsDir
 
 SOURCES = ("measured", "paper", "both")
 
 
-def measured_rows(runs_dir: Path) -> list[dict]:
-    if not (Path(runs_dir) / "index.sqlite").exists() and not (Path(runs_dir) / "results").is_dir():
+def measured_rows(runs: RunsDir) -> list[Row]:
+    if not runs.index.exists() and not runs.results.is_dir():
         return []
-    from results.records import state_label
-
-    with Index(runs_dir) as index:
+    with Index(runs) as index:
         index.sync()
-        rows = [dict(r) for r in index.measurements()]
+        rows = index.measurements()
+    out = []
     for r in rows:
-        r["source"] = "measured"
-        r["state"] = state_label(r["state"], r["error_class"])
-        scale = SCALES.get(r["scale"])
-        r["full_seqlen"] = scale.full_seqlen(r["seqlen"]) if scale else r["seqlen"]
-    return rows
+        scale = SCALES.get(r.scale)
+        out.append(r.with_(full_seqlen=scale.full_seqlen(r.seqlen) if scale else r.seqlen))
+    return out
 
 
-def select(rows: list[dict], experiment: str) -> tuple[list[dict], list[str], list[str]]:
+def select(rows: list[Row], experiment: str) -> tuple[list[Row], list[str], list[str]]:
     """Rows of an experiment's parts (paper rows by figure name), with its models and systems in order."""
     exp = experiments()[experiment]
     models, systems, chosen = [], [], []
@@ -38,30 +37,29 @@ def select(rows: list[dict], experiment: str) -> tuple[list[dict], list[str], li
         models += [m for m in part.models if m not in models]
         systems += [s for s in part.systems if s not in systems]
         for r in rows:
-            if r["source"] == "paper":
-                keep = r["figure"] == experiment
+            if r.source == "paper":
+                keep = r.figure == experiment
             else:
-                keep = (r["part"] == part.part and r["model"] in part.models and r["system"] in part.systems
-                        and r["full_seqlen"] in part.seqlens)
+                keep = r.part == part.part and r.model in part.models and r.system in part.systems \
+                    and r.length in part.seqlens
             if keep and r not in chosen:
                 chosen.append(r)
-    if any(r["source"] == "paper" for r in chosen) and "flashtensor-paper" not in systems:
+    if any(r.source == "paper" for r in chosen) and "flashtensor-paper" not in systems:
         systems.append("flashtensor-paper")
     return chosen, models, systems
 
 
-def plot(experiment: str, runs_dir: Path, out_dir: Path | None, source: str = "measured") -> list[Path]:
+def plot(experiment: str, runs: RunsDir, out_dir: Path | None, source: str = "measured") -> list[Path]:
     choose("experiment", experiment, experiments())
     choose("source", source, SOURCES)
-    rows = []
+    rows: list[Row] = []
     if source in ("measured", "both"):
-        rows += measured_rows(runs_dir)
+        rows += measured_rows(runs)
     if source in ("paper", "both"):
         rows += paper_rows()
     chosen, models, systems = select(rows, experiment)
     if not chosen:
         hint = f"run `ftrun submit {experiment}` first, or use --source paper" if source != "paper" else ""
-        raise FtrunError(f"no {source} results for {experiment} in {runs_dir}; {hint}".rstrip("; "))
+        raise FtrunError(f"no {source} results for {experiment} in {runs.root}; {hint}".rstrip("; "))
     module = importlib.import_module(f"plots.{experiments()[experiment].figure}")
-    out = out_dir or Path(runs_dir) / "figures"
-    return module.draw(chosen, models, systems, Path(out))
+    return module.draw(chosen, models, systems, Path(out_dir or runs.figures))

@@ -11,9 +11,11 @@ from ftrun.errors import FtrunError
 from ftrun.policy import TIMEOUT_SCALE, Decision
 from ftrun.settings import Settings
 from jobs.experiments import matches
-from jobs.spec import SCALES, CaseSpec
+from jobs.spec import SCALES
+from results.case import CaseSpec
 from results.index import Index
-from results.records import ERROR_CLASSES, TIMEOUT
+from results.records import ERROR_CLASSES, TIMEOUT, RunInfo
+from results.runsdir import RunsDir
 
 
 @dataclass
@@ -23,35 +25,40 @@ class Member:
     spec: CaseSpec
     state: str | None
     error_class: str | None
-    log: str | None
+    run: RunInfo | None
 
 
-def members(runs_dir: Path, only: list[str]) -> list[Member]:
-    """Every case some campaign planned, with its latest attempt, filtered like `submit --only`."""
+def members(runs: RunsDir, only: list[str]) -> list[Member]:
+    """Every case some campaign planned, with its deciding attempt, filtered like `submit --only`."""
     filters = parse_filters(only)
-    if not Path(runs_dir).is_dir():
-        raise FtrunError(f"no runs folder at {runs_dir}: nothing was submitted there")
+    if not runs.root.is_dir():
+        raise FtrunError(f"no runs folder at {runs.root}: nothing was submitted there")
     out = []
-    with Index(runs_dir) as index:
+    with Index(runs) as index:
         index.sync()
         latest = index.latest()
         for m in index.members():
             if not m["spec"]:
                 continue
-            spec = CaseSpec.from_dict(json.loads(m["spec"]))
+            spec = CaseSpec.from_json(json.loads(m["spec"]))
             full = {v: k for k, v in SCALES[spec.scale].seqlens.items()} if spec.scale in SCALES else {}
             if not matches(spec, filters, full):
                 continue
             row = latest.get(spec.key)
             out.append(Member(m["experiment"], m["cluster"], spec, row["state"] if row else None,
-                              row["error_class"] if row else None, row["log"] if row else None))
+                              row["error_class"] if row else None, _run_of(row) if row else None))
     return out
 
 
-def find_case(runs_dir: Path, which: str) -> Member:
+def _run_of(row) -> RunInfo:
+    return RunInfo(submission=row["submission"], task=row["task"], position=row["position"],
+                   campaign=row["campaign"], chunk=row["chunk"], log=row["log"])
+
+
+def find_case(runs: RunsDir, which: str) -> Member:
     """A case by key (or a unique key prefix) or by '[part/]model/system[@seqlen]'."""
     found = {}
-    for m in members(runs_dir, []):
+    for m in members(runs, []):
         label = f"{m.spec.model}/{m.spec.system}"
         names = (label, f"{label}@{m.spec.seqlen}", f"{m.spec.part}/{label}", m.spec.label())
         if m.spec.key.startswith(which) or which in names:
@@ -65,34 +72,32 @@ def find_case(runs_dir: Path, which: str) -> Member:
     return next(iter(found.values()))
 
 
-def in_flight(runs_dir: Path, key: str) -> bool:
-    if not (Path(runs_dir) / "submissions").is_dir():
+def in_flight(runs: RunsDir, key: str) -> bool:
+    if not runs.submissions.is_dir():
         return False
     from ftrun.scheduling import refresh
 
-    return key in refresh(runs_dir).cases
+    return key in refresh(runs).cases
 
 
-def log_path(runs_dir: Path, member: Member) -> Path | None:
-    """The log of the case's running task, else of its latest attempt."""
-    subs_dir = Path(runs_dir) / "submissions"
-    if subs_dir.is_dir():
+def log_path(runs: RunsDir, member: Member) -> Path | None:
+    """The log of the case's running task, else of its deciding attempt."""
+    if runs.submissions.is_dir():
         from ftrun.scheduling import refresh
 
-        flight = refresh(runs_dir)
-        where = flight.cases.get(member.spec.key)
+        where = refresh(runs).cases.get(member.spec.key)
         if where:
-            return Path(runs_dir) / "logs" / where[0] / f"task-{where[1]:04d}.log"
-    return Path(member.log) if member.log else None
+            return runs.task_log(*where)
+    return runs.log_of(member.run) if member.run else None
 
 
 def retry(settings: Settings, only: list[str], classes: list[str], cluster_name: str | None,
-          runs_dir: Path) -> list[tuple[str, Plan, list]]:
+          runs: RunsDir) -> list[tuple[str, Plan, list]]:
     """Plans to run again every failed case (of these classes) that matches, per cluster."""
     for cls in classes:
         if cls not in ERROR_CLASSES:
             raise FtrunError(f"unknown failure class {cls!r}; valid: {', '.join(ERROR_CLASSES)}")
-    chosen = [m for m in members(runs_dir, only)
+    chosen = [m for m in members(runs, only)
               if m.state == "failed" and (not classes or m.error_class in classes)]
     plans = []
     by_cluster: dict[str, dict[str, CaseSpec]] = {}

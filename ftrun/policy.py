@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from results.records import CANCELLED, DETERMINISTIC, TIMEOUT, TRANSIENT
+from results.records import CANCELLED, DETERMINISTIC, TIMEOUT, TRANSIENT, evidence_rank
 
 TIMEOUT_RETRIES = 1
 TIMEOUT_SCALE = 2.0
@@ -28,8 +28,10 @@ class Decision:
 
 def decide(attempts: list, retries: int, force: bool = False, in_flight: bool = False,
            now: datetime | None = None, backoff_s: float = 30.0) -> Decision:
-    """attempts: rows (or records) with `state`, `error_class`, `finished`, `node`, oldest first.
+    """attempts: rows with `state`, `error_class`, `finished`, `node`, oldest first.
 
+    A result or a deterministic failure decides the case whatever came after it (a task's closing
+    baseline repetition that crashed or was cancelled hides nothing); otherwise the latest attempt does.
     The n-th transient retry waits backoff_s · 4^(n-1) seconds after the failure.
     """
     if in_flight:
@@ -38,12 +40,14 @@ def decide(attempts: list, retries: int, force: bool = False, in_flight: bool = 
         return Decision(True, "forced")
     if not attempts:
         return Decision(True, "new")
-    last = attempts[-1]
-    if last["state"] == "done":
+    # the latest among equals: a case fixed after a wrong result is done, one broken after a result is not
+    best = max(reversed(attempts), key=lambda a: evidence_rank(a["state"], a["error_class"]))
+    if best["state"] == "done":
         return Decision(False, "done")
+    if best["error_class"] in DETERMINISTIC:
+        return Decision(False, f"final: {best['error_class']}")
+    last = attempts[-1]
     cls = last["error_class"]
-    if cls in DETERMINISTIC:
-        return Decision(False, f"final: {cls}")
     if cls == CANCELLED:
         return Decision(True, "cancelled before")
     if cls == TIMEOUT:

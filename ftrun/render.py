@@ -10,6 +10,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+# invalid files listed by status (the rest are counted)
+BAD_FILES_SHOWN = 5
+
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
@@ -34,7 +37,7 @@ def line(message: str) -> None:
 
 
 def styled_state(state: str) -> str:
-    return f"[{STATE_STYLE.get(state.split('(')[0], 'white')}]{state}[/]"
+    return f"[{STATE_STYLE.get(state, 'white')}]{state}[/]"
 
 
 def plan_summary(plan, n_chunks: int) -> None:
@@ -70,10 +73,10 @@ def submitted(summary, new_arrays: list[str], cluster) -> None:
         line(f"topped up: arrays {', '.join(new_arrays)}")
 
 
-def follow_view(experiment: str, runs_dir, flight, parallel: dict | None = None) -> None:
+def follow_view(experiment: str, runs, flight, parallel: dict | None = None) -> None:
     from ftrun.status import collect
 
-    report = collect(runs_dir, experiment, flight, parallel, with_cases=False)
+    report = collect(runs, experiment, flight, parallel, with_cases=False)
     if out.is_terminal:
         clear()
     status(report, show_cases=False)
@@ -98,21 +101,21 @@ def case_progress(total: int) -> Iterator[tuple]:
 
 
 def _record_line(spec, record) -> str:
-    from results.records import state_label
-
-    state = state_label(record["state"], record.get("error_class"))
+    state = record.label
     if state == "DONE":
-        t = record["timing"]
-        return f"  {styled_state(state)} {spec.label()}  {t['median']:.4g} ms (p10 {t['p10']:.4g}, p90 {t['p90']:.4g})"
-    reason = (record.get("error") or "").splitlines()[0][:160]
+        t = record.timing
+        return f"  {styled_state(state)} {spec.label()}  {t.median:.4g} ms (p10 {t.p10:.4g}, p90 {t.p90:.4g})"
+    reason = (record.error or "").splitlines()[0][:160] if record.error else ""
     return f"  {styled_state(state)} {spec.label()}  {escape(reason)}"
 
 
 def status(report, show_cases: bool) -> None:
     for n in report.notes:
         note(n)
-    for name, why in report.bad_files:
-        error(f"ignored unreadable result file {name}: {why}")
+    for name, why in report.bad_files[:BAD_FILES_SHOWN]:
+        error(f"skipped invalid file {name}: {why}")
+    if len(report.bad_files) > BAD_FILES_SHOWN:
+        error(f"... and {len(report.bad_files) - BAD_FILES_SHOWN} more invalid files (skipped)")
     counts = report.counts()
     if not counts:
         line("no campaigns yet: start one with `ftrun submit fig12 --cluster local`")
@@ -162,7 +165,7 @@ def _cell(c) -> str:
         return ""
     if c.state == "DONE":
         return f"{c.median_ms:.4g}"
-    return styled_state(c.state.split("(")[0])
+    return styled_state(c.state)
 
 
 def settings_blocks(title: str, blocks: dict[str, dict]) -> None:

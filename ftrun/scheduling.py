@@ -8,27 +8,26 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from ftrun import submissions
 from ftrun.backends import slurm
 from ftrun.campaign import Plan
 from ftrun.settings import Cluster, Settings
+from results.campaigns import PendingArray, Submission, TaskPlan
 from results.index import Index
-from results.records import write_json_atomic
+from results.runsdir import RunsDir
 
 TASK_OVERHEAD_MIN = 5.0
 
 
 @contextlib.contextmanager
-def submit_lock(runs_dir: Path) -> Iterator[None]:
-    Path(runs_dir).mkdir(parents=True, exist_ok=True)
-    with open(Path(runs_dir) / ".submit.lock", "a") as f:
+def submit_lock(runs: RunsDir) -> Iterator[None]:
+    runs.root.mkdir(parents=True, exist_ok=True)
+    with open(runs.lock, "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
@@ -36,15 +35,16 @@ def submit_lock(runs_dir: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def refresh(runs_dir: Path, cluster: str | None = None) -> submissions.Flight:
+def refresh(runs: RunsDir, cluster: str | None = None) -> submissions.Flight:
     """Recover half-made submissions, ask Slurm about every open task, write records for what ended."""
-    subs = [s for s in submissions.load(runs_dir) if cluster is None or s["cluster"] == cluster]
-    for sub in subs:
-        _recover_pending(runs_dir, sub)
-    with Index(runs_dir) as index:
+    subs, bad = submissions.load(runs)
+    subs = [s for s in subs if cluster is None or s.cluster == cluster]
+    subs = [_recover_pending(runs, sub) for sub in subs]
+    with Index(runs) as index:
         index.sync()
-        open_subs = [s for s in subs if _has_open_tasks(s, index.task_positions())]
-        expected = [job for s in open_subs for job in submissions.task_job_ids(s).values()]
+        recorded = index.task_positions()
+        open_subs = [s for s in subs if _has_open_tasks(s, recorded)]
+        expected = [job for s in open_subs for job in s.task_job_ids().values()]
         arrays = sorted({job.split("_")[0] for job in expected})
         views, degraded = slurm.task_views(arrays) if arrays and slurm_available() else ({}, None)
         if arrays and not slurm_available():
@@ -54,9 +54,10 @@ def refresh(runs_dir: Path, cluster: str | None = None) -> submissions.Flight:
         # read the records only now: a task that Slurm calls ended wrote them before it ended
         index.sync()
         recorded = index.task_positions()
-    flight = submissions.reconcile(runs_dir, open_subs, views, recorded, degraded)
+    flight = submissions.reconcile(runs, open_subs, views, recorded, degraded)
+    flight.bad_files = bad
     if flight.written:
-        with Index(runs_dir) as index:
+        with Index(runs) as index:
             index.sync()
     return flight
 
@@ -69,23 +70,25 @@ def slurm_available() -> bool:
     return True
 
 
-def _has_open_tasks(sub: dict, recorded: set) -> bool:
-    return any((sub["id"], i, p) not in recorded for i, t in enumerate(sub["tasks"]) for p in range(len(t["cases"])))
+def _has_open_tasks(sub: Submission, recorded: set) -> bool:
+    return any((sub.id, i, p) not in recorded for i, t in enumerate(sub.tasks) for p in range(len(t.cases)))
 
 
-def _recover_pending(runs_dir: Path, sub: dict) -> None:
+def _recover_pending(runs: RunsDir, sub: Submission) -> Submission:
     """An sbatch whose job id was never written down (ftrun died in between): find it by its name."""
-    folder = submissions.submissions_dir(runs_dir)
-    for intent in sorted(folder.glob(f"{sub['id']}.pending-*.json")):
-        data = json.loads(intent.read_text())
-        found = slurm.find_arrays(data["job_name"]) if slurm_available() else None
+    for intent in runs.pending_paths(sub.id):
+        try:
+            pending = runs.read_pending(intent)
+        except (OSError, ValueError):
+            continue
+        found = slurm.find_arrays(pending.job_name) if slurm_available() else None
         if found is None:
             continue
         if found:
-            tasks = submissions.task_ids_of(found[0], len(data["indices"]))
-            array = submissions.add_array(runs_dir, sub["id"], tasks, data["indices"], data["throttle"])
-            sub["arrays"] = (sub.get("arrays") or []) + [array]
+            tasks = submissions.task_ids_of(found[0], len(pending.indices))
+            sub = submissions.add_array(runs, sub, tasks, list(pending.indices), pending.throttle)
         intent.unlink()
+    return sub
 
 
 @dataclass
@@ -102,78 +105,77 @@ def submit(settings: Settings, plan: Plan, chunk_list: list, campaign_id: str) -
     cluster = plan.cluster
     tasks = []
     for chunk in chunk_list:
-        exclude = sorted({n for _, d in chunk for n in d.exclude})
+        exclude = tuple(sorted({n for _, d in chunk for n in d.exclude}))
         limits = {c.key: cluster.case_limit_s(c.system) * d.limit_scale for c, d in chunk}
-        tasks.append({"cases": [c.to_dict() for c, _ in chunk], "limits": limits, "exclude": exclude})
+        tasks.append(TaskPlan(tuple(c for c, _ in chunk), limits, exclude))
     sub_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    submissions.new_submission(settings.runs_dir, sub_id, campaign_id, cluster.name, cluster.partition, tasks)
-    arrays = top_up(settings.runs_dir, cluster)
-    subs = {s["id"]: s for s in submissions.load(settings.runs_dir)}
-    submitted = len(submissions.task_job_ids(subs[sub_id]))
+    submissions.new_submission(settings.runs, sub_id, campaign_id, cluster.name, cluster.partition, tasks)
+    arrays = top_up(settings.runs, cluster)
+    subs, _ = submissions.load(settings.runs)
+    submitted = len(next(s for s in subs if s.id == sub_id).task_job_ids())
     return SubmitSummary(sub_id, len(tasks), submitted, len(tasks) - submitted, arrays)
 
 
-def top_up(runs_dir: Path, cluster: Cluster) -> list[str]:
+def top_up(runs: RunsDir, cluster: Cluster) -> list[str]:
     """Submit held tasks of this cluster while the cap leaves room. Returns the new arrays' ids."""
     nodes = slurm.check_partition(cluster.partition)
-    subs = [s for s in submissions.load(runs_dir) if s["cluster"] == cluster.name]
-    with Index(runs_dir) as index:
+    subs = [s for s in submissions.load(runs)[0] if s.cluster == cluster.name]
+    with Index(runs) as index:
         recorded = index.task_positions()
     live = [s for s in subs if _has_open_tasks(s, recorded)]
-    arrays = sorted({a["job_id"] for s in live for a in s.get("arrays") or []})
+    arrays = sorted({a.job_id for s in live for a in s.arrays or ()})
     views, _ = slurm.task_views(arrays)
     used = 0
     for sub in live:
-        for array in sub.get("arrays") or []:
-            open_tasks = sum(1 for job in array["tasks"]
+        for array in sub.arrays or ():
+            open_tasks = sum(1 for job in array.tasks
                              if (views.get(job) or submissions.TaskView(None)).state not in submissions.TERMINAL)
-            used += min(array["throttle"], open_tasks)
+            used += min(array.throttle, open_tasks)
     free = cluster.max_tasks - used
     new = []
     for sub in live:
         if free <= 0:
             break
-        held = [i for i in range(len(sub["tasks"])) if i not in submissions.task_job_ids(sub)
-                and any((sub["id"], i, p) not in recorded and not submissions.cancelled(runs_dir, sub["id"], c["key"])
-                        for p, c in enumerate(sub["tasks"][i]["cases"]))]
+        submitted = sub.task_job_ids()
+        held = [i for i in range(len(sub.tasks)) if i not in submitted
+                and any((sub.id, i, p) not in recorded and not submissions.cancelled(runs, sub.id, c.key)
+                        for p, c in enumerate(sub.tasks[i].cases))]
         for start in range(0, len(held), slurm.max_array_size() - 1):
             group = held[start:start + slurm.max_array_size() - 1]
             if free <= 0 or not group:
                 break
             throttle = min(free, len(group))
-            new.append(_submit_group(runs_dir, sub, group, cluster, throttle, nodes))
+            sub, job = _submit_group(runs, sub, group, cluster, throttle, nodes)
+            new.append(job)
             free -= throttle
     return new
 
 
-def _submit_group(runs_dir: Path, sub: dict, group: list[int], cluster: Cluster, throttle: int,
-                  nodes: list[str]) -> str:
-    time_min = max(sum(sub["tasks"][i]["limits"].values()) / 60.0 for i in group) * 1.1 + TASK_OVERHEAD_MIN
+def _submit_group(runs: RunsDir, sub: Submission, group: list[int], cluster: Cluster, throttle: int,
+                  nodes: list[str]) -> tuple[Submission, str]:
+    time_min = max(sum(sub.tasks[i].limits.values()) / 60.0 for i in group) * 1.1 + TASK_OVERHEAD_MIN
     if cluster.task_time_min:
         time_min = min(time_min, cluster.task_time_min)
-    exclude = sorted({n for i in group for n in sub["tasks"][i].get("exclude", [])})
+    exclude = sorted({n for i in group for n in sub.tasks[i].exclude})
     if set(nodes) <= set(exclude):
         # excluding every node of the partition would leave the retry nowhere to run
         exclude = []
-    number = len(sub.get("arrays") or [])
-    job_name = f"{sub['job_name']}-{number}"
-    folder = submissions.submissions_dir(runs_dir)
-    intent = folder / f"{sub['id']}.pending-{number}.json"
-    write_json_atomic(intent, {"job_name": job_name, "indices": group, "throttle": throttle})
-    tasks = slurm.submit_array(Path(sub["path"]), group, cluster, job_name, Path(runs_dir) / "slurm" / sub["id"],
+    number = len(sub.arrays or ())
+    job_name = f"{sub.job_name}-{number}"
+    intent = runs.write_pending(sub.id, number, PendingArray(job_name, tuple(group), throttle))
+    tasks = slurm.submit_array(runs.submission_path(sub.id), group, cluster, job_name, runs.slurm_dir(sub.id),
                                int(time_min + 0.999), throttle, exclude)
-    array = submissions.add_array(runs_dir, sub["id"], tasks, group, throttle)
+    sub = submissions.add_array(runs, sub, tasks, group, throttle)
     intent.unlink()
-    sub["arrays"] = (sub.get("arrays") or []) + [array]
-    return array["job_id"]
+    return sub, sub.arrays[-1].job_id
 
 
-def cancel(runs_dir: Path, keys: set[str]) -> tuple[int, list[str]]:
+def cancel(runs: RunsDir, keys: set[str]) -> tuple[int, list[str]]:
     """Stop these cases: whole tasks left with nothing else to do are scancelled, the rest skip them.
 
     Returns (cases cancelled, job ids scancelled).
     """
-    flight = refresh(runs_dir)
+    flight = refresh(runs)
     targets = {k: v for k, v in flight.cases.items() if k in keys}
     by_task: dict[tuple[str, int], set[str]] = {}
     for key, (sub_id, index) in targets.items():
@@ -181,14 +183,12 @@ def cancel(runs_dir: Path, keys: set[str]) -> tuple[int, list[str]]:
     open_by_task: dict[tuple[str, int], set[str]] = {}
     for key, where in flight.cases.items():
         open_by_task.setdefault(where, set()).add(key)
-    subs = {s["id"]: s for s in submissions.load(runs_dir)}
+    subs = {s.id: s for s in submissions.load(runs)[0]}
     stop = []
     for (sub_id, index), chosen in by_task.items():
-        marks = Path(runs_dir) / "cancel" / sub_id
-        marks.mkdir(parents=True, exist_ok=True)
         for key in chosen:
-            (marks / key).touch()
-        job = submissions.task_job_ids(subs[sub_id]).get(index)
+            runs.touch(runs.cancel_mark(sub_id, key))
+        job = subs[sub_id].task_job_ids().get(index)
         if job and chosen >= open_by_task[(sub_id, index)]:
             stop.append(job)
     slurm.cancel(stop)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from ftrun.errors import FtrunError
+from results.runsdir import RunsDir
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -58,7 +59,7 @@ LOCAL = Cluster("local", kind="local", max_tasks=64)
 @dataclass(frozen=True)
 class Settings:
     clusters: dict[str, Cluster]
-    runs_dir: Path
+    runs: RunsDir
     default_cluster: str
     source: Path | None
 
@@ -99,7 +100,7 @@ def load_settings(config: Path | None = None, runs_dir: Path | None = None) -> S
     default = data.get("default_cluster", "local")
     if default not in clusters:
         raise FtrunError(f"{path}: default_cluster {default!r} is not defined; defined: {', '.join(clusters)}")
-    return Settings(clusters, Path(runs_dir).expanduser(), default, path)
+    return Settings(clusters, RunsDir(Path(runs_dir)), default, path)
 
 
 def _reject_unknown(table: dict, valid: tuple[str, ...], where: str) -> None:

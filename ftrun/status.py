@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from results.index import Index
 from results.records import state_label
+from results.runsdir import RunsDir
 
 ORDER = ("NEW", "QUEUED", "RUNNING", "DONE", "NS", "OOM", "TLE", "FAIL", "CANCELLED")
 CASE_ROWS = 500
@@ -55,23 +55,24 @@ class StatusReport:
         return None if wall is None else wall * left / max(1, self.parallel.get(cluster, 1))
 
 
-def collect(runs_dir: Path, experiment: str | None = None, flight=None, parallel: dict[str, int] | None = None,
+def collect(runs: RunsDir, experiment: str | None = None, flight=None, parallel: dict[str, int] | None = None,
             with_cases: bool = True) -> StatusReport:
     report = StatusReport(parallel=parallel or {})
-    if not Path(runs_dir).is_dir():
-        report.notes.append(f"no runs folder at {runs_dir}: nothing submitted yet")
+    if not runs.root.is_dir():
+        report.notes.append(f"no runs folder at {runs.root}: nothing submitted yet")
         return report
-    if flight is None and (Path(runs_dir) / "submissions").is_dir():
+    if flight is None and runs.submissions.is_dir():
         from ftrun.scheduling import refresh
 
-        flight = refresh(runs_dir)
+        flight = refresh(runs)
     if flight is not None and flight.degraded:
         report.notes.append(f"degraded: {flight.degraded}")
     in_flight = flight.cases if flight else {}
     running = flight.running if flight else set()
-    with Index(runs_dir) as index:
-        index.sync()
-        report.bad_files = index.bad_files()
+    with Index(runs) as index:
+        sync = index.sync()
+        report.bad_files = index.bad_files() + (flight.bad_files if flight else [])
+        report.notes += [f"could not read {name} now ({why}): tried again next time" for name, why in sync.unreadable]
         _count(report, index.state_counts(experiment))
         for row in index.member_states(experiment, keys=list(in_flight)) if in_flight else []:
             group = report.groups[(row["experiment"], row["cluster"])]
@@ -92,7 +93,7 @@ def collect(runs_dir: Path, experiment: str | None = None, flight=None, parallel
 
 
 def _label(row) -> str:
-    return state_label(row["state"], row["error_class"]).split("(")[0] if row["state"] else "NEW"
+    return state_label(row["state"], row["error_class"])
 
 
 def _count(report: StatusReport, rows) -> None:

@@ -1,9 +1,9 @@
 """Submissions: what was handed to a scheduler, which of it is still in flight, and what it left behind.
 
-A submission file (runs/submissions/<id>.json) is written *before* anything reaches the scheduler and
-holds every task's cases and limits; its arrays file (<id>.arrays.json) records the job ids as arrays are
-submitted. So a submitting process may die at any moment: the next ftrun finds the jobs by their name
-(`ftrun-<id>`) and never submits the same tasks twice.
+A submission file is written *before* anything reaches the scheduler and holds every task's cases and
+limits; its arrays file records the job ids as arrays are submitted (file layout: results.runsdir). So a
+submitting process may die at any moment: the next ftrun finds the jobs by their name (`ftrun-<id>`)
+and never submits the same tasks twice.
 
 Reconciling reads the scheduler's view of each task and, for a task that ended, writes a failure record
 for every case it left without one (the class follows the task's end: TIMEOUT -> timeout, NODE_FAIL ->
@@ -14,13 +14,13 @@ processes reconciling at once write the same file, never two.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from pathlib import Path
 
-from results.records import failure_record, write_json_atomic, write_record
+from results.campaigns import ArrayRecord, Submission, TaskPlan
+from results.records import Record, RunInfo
+from results.runsdir import RunsDir
 
 TERMINAL = {"COMPLETED", "FAILED", "TIMEOUT", "CANCELLED", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY",
             "BOOT_FAIL", "DEADLINE", "REVOKED", "SPECIAL_EXIT"}
@@ -52,53 +52,34 @@ class Flight:
     running: set[str] = field(default_factory=set)
     written: int = 0
     degraded: str | None = None
+    bad_files: list[tuple[str, str]] = field(default_factory=list)
 
 
-def submissions_dir(runs_dir: Path) -> Path:
-    return Path(runs_dir) / "submissions"
+def new_submission(runs: RunsDir, sub_id: str, campaign: str, cluster: str, partition: str | None,
+                   tasks: list[TaskPlan], timing: dict | None = None) -> Submission:
+    sub = Submission(sub_id, campaign, cluster, partition, datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                     f"ftrun-{sub_id}", tuple(tasks), timing or {})
+    runs.write_submission(sub)
+    return sub
 
 
-def new_submission(runs_dir: Path, sub_id: str, campaign: str, cluster: str, partition: str | None,
-                   tasks: list[dict], timing: dict | None = None) -> Path:
-    path = submissions_dir(runs_dir) / f"{sub_id}.json"
-    data = {"id": sub_id, "campaign": campaign, "cluster": cluster, "partition": partition,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "runs_dir": str(Path(runs_dir).resolve()), "job_name": f"ftrun-{sub_id}", "tasks": tasks,
-            "timing": timing or {}}
-    write_json_atomic(path, data)
-    return path
-
-
-def load(runs_dir: Path) -> list[dict]:
-    """Every submission with its arrays ({"job_id", "indices", "throttle"}) attached."""
-    out = []
-    folder = submissions_dir(runs_dir)
-    if not folder.is_dir():
-        return out
-    for path in sorted(folder.glob("*.json")):
-        if path.name.count(".") != 1:
-            # <id>.arrays.json and <id>.pending-N.json sit beside the submission files
-            continue
+def load(runs: RunsDir) -> tuple[list[Submission], list[tuple[str, str]]]:
+    """Every readable submission with its arrays, and the files that are not (path, why)."""
+    subs, bad = [], []
+    for path in runs.submission_files():
         try:
-            sub = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        arrays = folder / f"{sub['id']}.arrays.json"
-        sub["arrays"] = json.loads(arrays.read_text())["arrays"] if arrays.exists() else None
-        sub["path"] = str(path)
-        out.append(sub)
-    return out
+            subs.append(runs.read_submission(path))
+        except (OSError, ValueError) as e:
+            bad.append((str(path), str(e)))
+    return subs, bad
 
 
-def add_array(runs_dir: Path, sub_id: str, tasks: list[str], indices: list[int], throttle: int) -> dict:
+def add_array(runs: RunsDir, sub: Submission, tasks: list[str], indices: list[int], throttle: int) -> Submission:
     """Record an array: `tasks[i]` is the job id of the task that runs task index `indices[i]`."""
-    path = submissions_dir(runs_dir) / f"{sub_id}.arrays.json"
-    arrays = json.loads(path.read_text())["arrays"] if path.exists() else []
-    array = {"job_id": tasks[0].split("_")[0], "tasks": tasks, "indices": indices, "throttle": throttle,
-             "submitted": time.time()}
-    arrays.append(array)
-    write_json_atomic(path, {"arrays": arrays})
-    return array
+    array = ArrayRecord(tasks[0].split("_")[0], tuple(tasks), tuple(indices), throttle, time.time())
+    arrays = (sub.arrays or ()) + (array,)
+    runs.write_arrays(sub.id, arrays)
+    return sub.with_arrays(arrays)
 
 
 def task_ids_of(base: str, count: int) -> list[str]:
@@ -106,16 +87,8 @@ def task_ids_of(base: str, count: int) -> list[str]:
     return [base] if count == 1 else [f"{base}_{i}" for i in range(count)]
 
 
-def task_job_ids(sub: dict) -> dict[int, str]:
-    """task index -> job id, for the tasks already handed to the scheduler."""
-    out = {}
-    for array in sub.get("arrays") or []:
-        out.update(zip(array["indices"], array["tasks"]))
-    return out
-
-
-def reconcile(runs_dir: Path, subs: list[dict], views: dict[str, TaskView], recorded: set[tuple[str, int, int]],
-              degraded: str | None = None, now: float | None = None) -> Flight:
+def reconcile(runs: RunsDir, subs: list[Submission], views: dict[str, TaskView],
+              recorded: set[tuple[str, int, int]], degraded: str | None = None, now: float | None = None) -> Flight:
     """Find what is in flight; write failure records for cases that tasks which ended left behind.
 
     `views` maps 'array_task' job ids to the scheduler's view (missing: nothing answered for it);
@@ -124,91 +97,83 @@ def reconcile(runs_dir: Path, subs: list[dict], views: dict[str, TaskView], reco
     flight = Flight(degraded=degraded)
     now = time.time() if now is None else now
     for sub in subs:
-        ids = task_job_ids(sub)
-        for index, task in enumerate(sub["tasks"]):
-            open_positions = {p for p in range(len(task["cases"])) if (sub["id"], index, p) not in recorded}
+        ids = sub.task_job_ids()
+        for index, task in enumerate(sub.tasks):
+            open_positions = {p for p in range(len(task.cases)) if (sub.id, index, p) not in recorded}
             job = ids.get(index)
-            marked = {p for p in open_positions if cancelled(runs_dir, sub["id"], task["cases"][p]["key"])}
+            marked = {p for p in open_positions if cancelled(runs, sub.id, task.cases[p].key)}
             if job is None and marked:
                 # held back by the cap and cancelled since: it never reaches the scheduler
-                flight.written += _write_ended(runs_dir, sub, index, marked, "cancelled",
+                flight.written += _write_ended(runs, sub, index, marked, "cancelled",
                                                "cancelled before it reached the scheduler")
                 open_positions -= marked
             if not open_positions:
                 continue
             view = views.get(job) if job else TaskView("HELD")
-            state = _effective_state(runs_dir, sub, index, view, now)
-            if state in TERMINAL and _beating(runs_dir, sub["id"], index, now):
+            state = _effective_state(runs, sub, index, view, now)
+            if state in TERMINAL and _beating(runs, sub.id, index, now):
                 state = "RUNNING"  # ended for the scheduler, but its process is still winding down
             if state in TERMINAL or state == "LOST":
                 why = f"the Slurm task {job} ended {state} before this case finished"
-                flight.written += _write_ended(runs_dir, sub, index, open_positions,
-                                               _end_class(runs_dir, sub, state), why, view)
+                flight.written += _write_ended(runs, sub, index, open_positions, _end_class(runs, sub, state), why,
+                                               view)
                 continue
             for position in open_positions:
-                flight.cases[task["cases"][position]["key"]] = (sub["id"], index)
+                flight.cases[task.cases[position].key] = (sub.id, index)
             if state == "RUNNING":
-                current = _heartbeat_case(runs_dir, sub["id"], index)
+                current = _heartbeat_case(runs, sub.id, index)
                 if current:
                     flight.running.add(current)
     return flight
 
 
-def cancelled(runs_dir: Path, sub_id: str, key: str) -> bool:
+def cancelled(runs: RunsDir, sub_id: str, key: str) -> bool:
     """`ftrun cancel` marked this case of this submission."""
-    return (Path(runs_dir) / "cancel" / sub_id / key).exists()
+    return runs.cancel_mark(sub_id, key).exists()
 
 
-def _effective_state(runs_dir: Path, sub: dict, index: int, view: TaskView | None, now: float) -> str | None:
+def _effective_state(runs: RunsDir, sub: Submission, index: int, view: TaskView | None, now: float) -> str | None:
     """The scheduler's state, or LOST for a started task that no view knows and whose heartbeat is old."""
     if view is None:
         return None
     if view.state != "ABSENT":
         return view.state
-    started = Path(runs_dir) / "tasks" / sub["id"] / f"{index}.json"
-    beat = _heartbeat(runs_dir, sub["id"], index)
-    last = max((p.stat().st_mtime for p in (started, beat) if p.exists()), default=None)
+    last = max((p.stat().st_mtime for p in (runs.task_start(sub.id, index), runs.heartbeat(sub.id, index))
+                if p.exists()), default=None)
     if last is None:
-        last = max(a["submitted"] for a in sub.get("arrays") or [{"submitted": now}])
+        last = max((a.submitted for a in sub.arrays or ()), default=now)
     return "LOST" if now - last > LOST_GRACE_S else None
 
 
-def _end_class(runs_dir: Path, sub: dict, state: str) -> str:
+def _end_class(runs: RunsDir, sub: Submission, state: str) -> str:
     if state == "CANCELLED":
-        ours = (Path(runs_dir) / "cancel" / sub["id"]).is_dir()
-        return "cancelled" if ours else "killed"
+        return "cancelled" if runs.cancel_dir(sub.id).is_dir() else "killed"
     return END_CLASS.get(state, "crash")
 
 
-def _heartbeat(runs_dir: Path, sub_id: str, index: int) -> Path:
-    return Path(runs_dir) / "heartbeats" / f"{sub_id}--{index}"
-
-
-def _beating(runs_dir: Path, sub_id: str, index: int, now: float) -> bool:
+def _beating(runs: RunsDir, sub_id: str, index: int, now: float) -> bool:
     try:
-        return now - _heartbeat(runs_dir, sub_id, index).stat().st_mtime < ALIVE_S
+        return now - runs.heartbeat(sub_id, index).stat().st_mtime < ALIVE_S
     except OSError:
         return False
 
 
-def _heartbeat_case(runs_dir: Path, sub_id: str, index: int) -> str | None:
+def _heartbeat_case(runs: RunsDir, sub_id: str, index: int) -> str | None:
     try:
-        return _heartbeat(runs_dir, sub_id, index).read_text().strip() or None
+        return runs.heartbeat(sub_id, index).read_text().strip() or None
     except OSError:
         return None
 
 
-def _write_ended(runs_dir: Path, sub: dict, index: int, positions: set[int], cls: str, why: str,
+def _write_ended(runs: RunsDir, sub: Submission, index: int, positions: set[int], cls: str, why: str,
                  view: TaskView | None = None) -> int:
-    job = task_job_ids(sub).get(index)
+    job = sub.task_job_ids().get(index)
+    run = RunInfo(cluster=sub.cluster, job_id=job, node=view.node if view else None, submission=sub.id, task=index)
     for position in sorted(positions):
-        case = sub["tasks"][index]["cases"][position]
-        marked = cancelled(runs_dir, sub["id"], case["key"])
-        attempt = "r" + hashlib.sha256(f"{sub['id']}/{index}/{position}".encode()).hexdigest()[:11]
-        run = {"cluster": sub["cluster"], "job_id": job, "node": view.node if view else None,
-               "submission": sub["id"], "task": index, "position": position,
-               "log": str(Path(runs_dir) / "logs" / sub["id"] / f"task-{index:04d}.log")}
-        record = failure_record(case, attempt, "cancelled" if marked else cls,
-                                "cancelled with ftrun cancel" if marked else why, run)
-        write_record(runs_dir, record)
+        case = sub.tasks[index].cases[position]
+        marked = cancelled(runs, sub.id, case.key)
+        attempt = "r" + hashlib.sha256(f"{sub.id}/{index}/{position}".encode()).hexdigest()[:11]
+        record = Record.failure(case, attempt, "cancelled" if marked else cls,
+                                "cancelled with ftrun cancel" if marked else why, replace(run, position=position))
+        runs.write_record(record)
     return len(positions)

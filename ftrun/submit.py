@@ -26,7 +26,7 @@ class Request:
 
 
 def check_writable(settings: Settings) -> None:
-    runs = settings.runs_dir
+    runs = settings.runs.root
     try:
         runs.mkdir(parents=True, exist_ok=True)
         probe = runs / ".ftrun-write-test"
@@ -54,7 +54,7 @@ def submit_experiment(settings: Settings, req: Request, dry_run: bool, argv: lis
         render.dry_run(chunk_list)
         return []
     check_writable(settings)
-    campaign_id = write_campaign(settings.runs_dir, plan, argv)
+    campaign_id = write_campaign(settings.runs, plan, argv)
     if not plan.to_run:
         render.line("nothing to run: every case has a result (use --force to run again)")
         return []
@@ -64,9 +64,9 @@ def submit_experiment(settings: Settings, req: Request, dry_run: bool, argv: lis
     if workers != [None]:
         render.note(f"{len(workers)} worker(s), one per GPU: {', '.join(workers)}")
     with render.case_progress(sum(len(c) for c in chunk_list)) as (on_start, on_done):
-        records = local.run(plan, chunk_list, settings.runs_dir, campaign_id, on_start, on_done,
+        records = local.run(plan, chunk_list, settings.runs, campaign_id, on_start, on_done,
                             list(req.gpus) if req.gpus else None)
-    render.line(f"done: {len(records)} case runs recorded under {settings.runs_dir}; see `ftrun status`")
+    render.line(f"done: {len(records)} case runs recorded under {settings.runs.root}; see `ftrun status`")
     return records
 
 
@@ -80,10 +80,10 @@ def run_plans(settings: Settings, plans: list, render) -> None:
         render.plan_summary(plan, len(chunk_list))
         if plan.cluster.kind == "local":
             with render.case_progress(sum(len(c) for c in chunk_list)) as (on_start, on_done):
-                local.run(plan, chunk_list, settings.runs_dir, "retry", on_start, on_done)
+                local.run(plan, chunk_list, settings.runs, "retry", on_start, on_done)
         else:
-            with scheduling.submit_lock(settings.runs_dir):
-                flight = scheduling.refresh(settings.runs_dir)
+            with scheduling.submit_lock(settings.runs):
+                flight = scheduling.refresh(settings.runs)
                 busy = [c for c, _ in plan.to_run if c.key in flight.cases]
                 if busy:
                     raise FtrunError(f"{len(busy)} of these cases are in flight already (e.g. {busy[0].label()})")
@@ -107,23 +107,23 @@ def _submit_slurm(settings: Settings, req: Request, filters: dict, dry_run: bool
     check_writable(settings)
     campaign_id = None
     while True:
-        with scheduling.submit_lock(settings.runs_dir):
-            flight = scheduling.refresh(settings.runs_dir)
+        with scheduling.submit_lock(settings.runs):
+            flight = scheduling.refresh(settings.runs)
             plan = make_plan(settings, req.experiment, req.cluster, req.scale, filters, req.force and not campaign_id,
                              req.weights, frozenset(flight.cases), datetime.now(timezone.utc))
             chunk_list = chunks(plan)
             if campaign_id is None:
                 render.plan_summary(plan, len(chunk_list))
-                campaign_id = write_campaign(settings.runs_dir, plan, argv)
+                campaign_id = write_campaign(settings.runs, plan, argv)
             summary = scheduling.submit(settings, plan, chunk_list, campaign_id) if plan.to_run else None
-            new = scheduling.top_up(settings.runs_dir, cluster) if summary is None else summary.arrays
+            new = scheduling.top_up(settings.runs, cluster) if summary is None else summary.arrays
         if summary or new:
             render.submitted(summary, new, cluster)
         elif not follow:
             render.line("nothing to submit: every case has a result or is in flight (use --force to run again)")
         if not follow:
             return []
-        render.follow_view(req.experiment, settings.runs_dir, flight, {cluster.name: cluster.max_tasks})
+        render.follow_view(req.experiment, settings.runs, flight, {cluster.name: cluster.max_tasks})
         if not flight.cases and not plan.to_run and plan.unsettled == 0:
             render.line("every case is final")
             return []

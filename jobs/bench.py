@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 import torch
 
 from jobs.entry import CaseFailure, kernel_workload, verify
-from jobs.spec import SCALES, CaseSpec, kernel_dims
+from jobs.spec import SCALES, kernel_dims
 from jobs.systems import get_system
 from jobs.timing import TimingSpec, time_callable
+from results.case import CaseSpec
 
 PEERS = ("torch", "inductor", "cudnn", "flex", "flashtensor")
 

@@ -14,18 +14,18 @@ import hashlib
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 
 import torch
 
 from jobs.cases import kernel_case
 from jobs.check import WrongResult, check_outputs, nan_filled_allocations
 from jobs.provenance import provenance
-from jobs.spec import CaseSpec
 from jobs.systems import NotSupported, get_system
 from jobs.timing import TimingSpec, peak_memory, time_callable
-from results.records import FORMAT, new_attempt_id, now, write_record
+from results.case import CaseSpec
+from results.records import Memory, Record, RunInfo, Timing, new_attempt_id, now
+from results.runsdir import RunsDir
 
 
 class CaseFailure(Exception):
@@ -53,21 +53,21 @@ def _reference(model: str, dims: tuple, dtype: str, seed: int, device: str) -> d
     return case.reference(inputs)
 
 
-def run_case(spec: CaseSpec, runs_dir: Path, *, attempt: str | None = None, run: dict | None = None,
-             timing: TimingSpec = TimingSpec()) -> dict:
-    """Run one case here and write its record under runs_dir; returns the record."""
+def run_case(spec: CaseSpec, runs: RunsDir, *, attempt: str | None = None, run: RunInfo | None = None,
+             timing: TimingSpec = TimingSpec()) -> Record:
+    """Run one case here and write its record under the runs folder; returns the record."""
     attempt = attempt or new_attempt_id()
-    record = {"format": FORMAT, "key": spec.key, "attempt": attempt, "case": spec.to_dict(),
-              "run": run or {}, "started": now(), "timing": None, "error_class": None, "error": None}
+    started = now()
     device = target_device()
     try:
-        record.update(_measure(spec, device, timing))
-        record["state"] = "done"
+        m = _measure(spec, device, timing)
+        record = Record(spec.key, attempt, spec, "done", started, "", timing=Timing.from_json(m["timing"]),
+                        memory=Memory.from_json(m["memory"]) if m["memory"] else None, compile_s=m["compile_s"],
+                        check=m["check"], system=m["system"])
     except CaseFailure as e:
-        record.update(state="failed", error_class=e.error_class, error=str(e))
-    record["provenance"] = provenance(device)
-    record["finished"] = now()
-    write_record(runs_dir, record)
+        record = Record(spec.key, attempt, spec, "failed", started, "", error_class=e.error_class, error=str(e))
+    record = replace(record, run=run or RunInfo(), provenance=provenance(device), finished=now())
+    runs.write_record(record)
     return record
 
 

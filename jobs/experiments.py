@@ -9,7 +9,8 @@ import importlib
 import os
 from dataclasses import dataclass
 
-from jobs.spec import KERNEL_MODELS, SCALES, CaseSpec, Scale, e2e_dims, kernel_dims
+from jobs.spec import KERNEL_MODELS, SCALES, Scale, e2e_dims, kernel_dims
+from results.case import CaseSpec
 
 # The paper's Fig. 12 layout, plus the systems users reach for today where they apply.
 FIG12_SYSTEMS = ("torch", "inductor", "tensorrt", "tvm", "korch", "einnet", "flashtensor", "cudnn", "flex", "xla")

@@ -16,11 +16,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from jobs.spec import CaseSpec
-from results.records import failure_record, new_attempt_id, now, read_record, record_path, write_record
+from results.case import CaseSpec
+from results.records import Record, RunInfo, new_attempt_id, now
+from results.runsdir import RunsDir
 
 HEARTBEAT_S = 10.0
 
@@ -29,10 +30,10 @@ HEARTBEAT_S = 10.0
 class ChunkRun:
     """How to run a chunk: where results go, the per-case limit, what to record about the run."""
 
-    runs_dir: Path
+    runs: RunsDir
     limit_s: Callable[[CaseSpec], float]
     log_path: Path
-    run: dict = field(default_factory=dict)
+    run: RunInfo = field(default_factory=RunInfo)
     timing: dict = field(default_factory=dict)
     env: dict = field(default_factory=dict)
     heartbeat: Path | None = None
@@ -46,7 +47,7 @@ class _Worker:
         root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jobs.worker", str(cfg.runs_dir)], stdin=subprocess.PIPE,
+            [sys.executable, "-m", "jobs.worker", str(cfg.runs.root)], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=self.log, start_new_session=True, env=env,
         )
         self.sel = selectors.DefaultSelector()
@@ -91,9 +92,9 @@ class _Worker:
 
 
 def run_chunk(cases: list[CaseSpec], cfg: ChunkRun, on_start: Callable[[CaseSpec], None] | None = None,
-              on_done: Callable[[CaseSpec, dict], None] | None = None,
-              skip: Callable[[int, CaseSpec], bool] | None = None) -> list[dict]:
-    """Run cases in order; returns one record per case run (also written under cfg.runs_dir/results).
+              on_done: Callable[[CaseSpec, Record], None] | None = None,
+              skip: Callable[[int, CaseSpec], bool] | None = None) -> list[Record]:
+    """Run cases in order; returns one record per case run (also written under the runs folder).
 
     `skip(position, spec)` is asked just before each case; a case it settles is not run. Each record's
     `run` holds the case's position in the chunk, so a requeued task can tell what it already did.
@@ -105,20 +106,20 @@ def run_chunk(cases: list[CaseSpec], cfg: ChunkRun, on_start: Callable[[CaseSpec
                 continue
             worker = worker or _Worker(cfg)
             attempt, started = new_attempt_id(), now()
-            run = {**cfg.run, "log": str(cfg.log_path), "position": position}
+            run = replace(cfg.run, position=position)
             if on_start:
                 on_start(spec)
             if cfg.heartbeat:
                 _beat(cfg.heartbeat, spec.key)
             beat = lambda: cfg.heartbeat and _beat(cfg.heartbeat)  # noqa: E731
-            worker.send({"spec": spec.to_dict(), "attempt": attempt, "run": run, "timing": cfg.timing})
+            worker.send({"spec": spec.to_json(), "attempt": attempt, "run": run.to_json(), "timing": cfg.timing})
             answer = worker.reply(time.monotonic() + cfg.limit_s(spec), beat)
             if isinstance(answer, dict):
                 try:
-                    record = read_record(record_path(cfg.runs_dir, spec.key, attempt))
-                except ValueError as e:
+                    record = cfg.runs.read_record(cfg.runs.record_path(spec.key, attempt))
+                except (OSError, ValueError) as e:
                     record = _write_failure(cfg, run, spec, attempt, started, "crash", f"no valid record: {e}")
-                if record.get("error_class") in ("crash", "cuda_init"):
+                if record.error_class in ("crash", "cuda_init"):
                     worker.close()
                     worker = None
             elif answer == "timeout":
@@ -151,10 +152,10 @@ def _death_class(rc: int | None) -> tuple[str, str]:
     return "crash", f"the case's process exited with status {rc} before finishing"
 
 
-def _write_failure(cfg: ChunkRun, run: dict, spec: CaseSpec, attempt: str, started: str, cls: str,
-                   msg: str) -> dict:
-    record = failure_record(spec.to_dict(), attempt, cls, f"{msg}; log: {cfg.log_path}", run, started)
-    write_record(cfg.runs_dir, record)
+def _write_failure(cfg: ChunkRun, run: RunInfo, spec: CaseSpec, attempt: str, started: str, cls: str,
+                   msg: str) -> Record:
+    record = Record.failure(spec, attempt, cls, f"{msg}; log: {cfg.log_path}", run, started)
+    cfg.runs.write_record(record)
     return record
 
 

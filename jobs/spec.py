@@ -1,21 +1,14 @@
-"""What a case is: frozen specs, their identity, and the scale presets.
+"""The shapes of cases: scale presets and the dims they give a kernel or an e2e case.
 
-No torch here: planning, status and plotting import this module on login nodes.
+A case itself (its spec and identity) is results.case.CaseSpec. No torch here: planning, status and
+plotting import this module on login nodes.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
-# Bump when a change makes old measurements incomparable (timing method, case semantics):
-# results recorded under another protocol become STALE and are re-run.
-PROTOCOL_VERSION = 1
-
-PARTS = ("kernel", "e2e")
 KERNEL_MODELS = ("attn", "h2o", "roco", "kf", "snapkv", "corm", "gemma2")
-DTYPES = ("float16", "bfloat16", "float32")
 
 
 @dataclass(frozen=True)
@@ -65,77 +58,6 @@ SCALES: dict[str, Scale] = {
         about="seconds on any machine: 2 heads, head_dim 32, seq 64",
     ),
 }
-
-
-@dataclass(frozen=True)
-class CaseSpec:
-    """One measurement to make: a program (model) compiled by a system at one shape on one device class.
-
-    `dims` are the program's sizes (batch, heads, kv_heads, head_dim, q_len, kv_len for kernels;
-    plus layers, hidden, intermediate for e2e). `scale` is a label only: the dims are the identity.
-    `options` are further settings that change the result (e.g. an e2e weights checkpoint); they join the
-    identity only when present, so cases without options keep their keys.
-    """
-
-    part: str
-    model: str
-    system: str
-    dims: tuple[tuple[str, int], ...]
-    dtype: str
-    device: str
-    scale: str = "full"
-    protocol: int = PROTOCOL_VERSION
-    options: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def key(self) -> str:
-        return case_key(self.identity())
-
-    @property
-    def seqlen(self) -> int:
-        d = dict(self.dims)
-        return d.get("q_len", d.get("seq", 0))
-
-    def dim(self, name: str) -> int:
-        return dict(self.dims)[name]
-
-    def option(self, name: str, default: str | None = None) -> str | None:
-        return dict(self.options).get(name, default)
-
-    def identity(self) -> dict:
-        ident = {
-            "part": self.part, "model": self.model, "system": self.system,
-            "dims": dict(self.dims), "dtype": self.dtype, "device": self.device,
-            "protocol": self.protocol,
-        }
-        if self.options:
-            ident["options"] = dict(self.options)
-        return ident
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["dims"] = dict(self.dims)
-        d["options"] = dict(self.options)
-        d["key"] = self.key
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> CaseSpec:
-        return cls(
-            part=d["part"], model=d["model"], system=d["system"],
-            dims=tuple(sorted(d["dims"].items())), dtype=d["dtype"], device=d["device"],
-            scale=d.get("scale", "full"), protocol=d.get("protocol", PROTOCOL_VERSION),
-            options=tuple(sorted((d.get("options") or {}).items())),
-        )
-
-    def label(self) -> str:
-        return f"{self.part}/{self.model}/{self.system}@{self.seqlen}"
-
-
-def case_key(identity: dict) -> str:
-    """First 16 hex digits of sha256 over the canonical JSON of a case's identity fields."""
-    blob = json.dumps(identity, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def kernel_dims(scale: Scale, full_seqlen: int) -> tuple[tuple[str, int], ...]:

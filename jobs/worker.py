@@ -25,18 +25,21 @@ def main(runs_dir: str) -> int:
         # no GPU here: Triton-generated kernels (the compiler's) run in Triton's interpreter
         os.environ["TRITON_INTERPRET"] = "1"
     from jobs.entry import run_case
-    from jobs.spec import CaseSpec
     from jobs.timing import TimingSpec
+    from results.case import CaseSpec
+    from results.records import RunInfo
+    from results.runsdir import RunsDir
 
     for line in sys.stdin:
         request = json.loads(line)
-        spec = CaseSpec.from_dict(request["spec"])
+        spec = CaseSpec.from_json(request["spec"])
         timing = TimingSpec(**request.get("timing", {}))
         print(f"[ftrun] case {spec.key} {spec.label()} attempt {request['attempt']}", flush=True)
-        record = run_case(spec, Path(runs_dir), attempt=request["attempt"], run=request.get("run"), timing=timing)
-        print(f"[ftrun] {spec.key} -> {record['state']} {record.get('error_class') or ''}", flush=True)
+        run = RunInfo.from_json(request.get("run") or {})
+        record = run_case(spec, RunsDir(Path(runs_dir)), attempt=request["attempt"], run=run, timing=timing)
+        print(f"[ftrun] {spec.key} -> {record.state} {record.error_class or ''}", flush=True)
         replies.write(json.dumps({"key": spec.key, "attempt": request["attempt"]}) + "\n")
-        if record.get("error_class") in ("crash", "cuda_init"):
+        if record.error_class in ("crash", "cuda_init"):
             return 3
     return 0
 

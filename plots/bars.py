@@ -6,15 +6,16 @@ from pathlib import Path
 
 from plots.common import device_rows, failure_text, plain_log_ticks, pyplot, save, speedup
 from plots.style import SYSTEM_COLORS, device_label, model_label, system_label
+from results.rows import Row
 
 
-def bar_figure(rows: list[dict], models: list[str], systems: list[str], title: str, out_dir: Path,
+def bar_figure(rows: list[Row], models: list[str], systems: list[str], title: str, out_dir: Path,
                name: str) -> list[Path]:
     fig, plotted = build(rows, models, systems, title)
     return save(fig, out_dir, name, plotted)
 
 
-def build(rows: list[dict], models: list[str], systems: list[str], title: str):
+def build(rows: list[Row], models: list[str], systems: list[str], title: str):
     """The figure (rows of devices × columns of models) and the rows it plots."""
     plt = pyplot()
     devices = device_rows(rows) or ["(no results)"]
@@ -23,13 +24,13 @@ def build(rows: list[dict], models: list[str], systems: list[str], title: str):
     plotted = []
     for i, device in enumerate(devices):
         for j, model in enumerate(models):
-            panel = [r for r in rows if device_label(r) == device and r["model"] == model]
+            panel = [r for r in rows if device_label(r) == device and r.model == model]
             plotted += _panel(axes[i][j], panel, systems)
             if i == 0:
                 axes[i][j].set_title(model_label(model), fontsize=10)
             if j == 0:
                 axes[i][j].set_ylabel(f"{device}\nms (log)", fontsize=9)
-    shown = [s for s in systems if any(r["system"] == s for r in rows)]
+    shown = [s for s in systems if any(r.system == s for r in rows)]
     handles = [plt.Rectangle((0, 0), 1, 1, color=SYSTEM_COLORS.get(s, "#444")) for s in shown]
     fig.legend(handles, [system_label(s) for s in shown], loc="lower center", ncol=max(1, min(len(shown), 7)),
                fontsize=8, frameon=False, bbox_to_anchor=(0.5, -0.02 - 0.02 * (len(shown) > 7)))
@@ -38,17 +39,17 @@ def build(rows: list[dict], models: list[str], systems: list[str], title: str):
     return fig, plotted
 
 
-def _panel(ax, panel: list[dict], systems: list[str]) -> list[dict]:
-    by_system = {r["system"]: r for r in panel}
+def _panel(ax, panel: list[Row], systems: list[str]) -> list[dict]:
+    by_system = {r.system: r for r in panel}
     present = [s for s in systems if s in by_system]
-    done = [by_system[s]["median_ms"] for s in present if by_system[s]["state"] == "DONE"]
+    done = [by_system[s].median_ms for s in present if by_system[s].state == "DONE"]
     floor = min(done) / 3 if done else 0.1
     ax.set_yscale("log")
     plain_log_ticks(ax.yaxis)
     for x, system in enumerate(present):
         row = by_system[system]
-        if row["state"] == "DONE":
-            ax.bar(x, row["median_ms"], color=SYSTEM_COLORS.get(system, "#444"), width=0.8)
+        if row.state == "DONE":
+            ax.bar(x, row.median_ms, color=SYSTEM_COLORS.get(system, "#444"), width=0.8)
         else:
             ax.text(x, floor * 1.3, failure_text(row), ha="center", va="bottom", rotation=90, fontsize=7,
                     color="#b00020")
@@ -63,6 +64,6 @@ def _panel(ax, panel: list[dict], systems: list[str]) -> list[dict]:
                 ha="center", va="top", fontsize=7, fontweight="bold")
     out = []
     for r in panel:
-        g = speedup(panel) if r["system"] in ("flashtensor", "flashtensor-paper") else None
-        out.append({**r, "speedup_vs_best_baseline": round(g[0], 3) if g else None})
+        g = speedup(panel) if r.system in ("flashtensor", "flashtensor-paper") else None
+        out.append({**r.as_dict(), "speedup_vs_best_baseline": round(g[0], 3) if g else None})
     return out

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from plots.style import COMPILERS, device_label
+from results.rows import Row, write_csv
 
 CSV_COLUMNS = ("figure", "source", "device", "scale", "part", "model", "system", "seqlen", "state", "median_ms",
                "p10_ms", "p90_ms", "peak_mib", "speedup_vs_best_baseline")
@@ -29,30 +29,28 @@ def plain_log_ticks(axis) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def device_rows(rows: list[dict]) -> list[str]:
+def device_rows(rows: list[Row]) -> list[str]:
     """Device labels in figure order: measured devices first, then the paper's."""
     seen = []
-    for r in sorted(rows, key=lambda r: (r.get("source") == "paper", r["device"])):
+    for r in sorted(rows, key=lambda r: (r.source == "paper", r.device)):
         label = device_label(r)
         if label not in seen:
             seen.append(label)
     return seen
 
 
-def speedup(rows: list[dict]) -> tuple[float, str] | None:
+def speedup(rows: list[Row]) -> tuple[float, str] | None:
     """Speedup of the compiler over the fastest finished baseline among rows of one panel."""
-    ours = [r for r in rows if r["system"] in COMPILERS and r["state"] == "DONE"]
-    base = [r for r in rows if r["system"] not in COMPILERS and r["state"] == "DONE"]
+    ours = [r for r in rows if r.system in COMPILERS and r.state == "DONE"]
+    base = [r for r in rows if r.system not in COMPILERS and r.state == "DONE"]
     if not ours or not base:
         return None
-    best = min(base, key=lambda r: r["median_ms"])
-    return best["median_ms"] / ours[0]["median_ms"], best["system"]
+    best = min(base, key=lambda r: r.median_ms)
+    return best.median_ms / ours[0].median_ms, best.system
 
 
-def failure_text(row: dict | None) -> str:
-    if row is None:
-        return "–"
-    return row["state"].split("(")[0]
+def failure_text(row: Row | None) -> str:
+    return "–" if row is None else row.state
 
 
 def save(fig, out_dir: Path, name: str, plotted: list[dict]) -> list[Path]:
@@ -61,10 +59,6 @@ def save(fig, out_dir: Path, name: str, plotted: list[dict]) -> list[Path]:
     paths = [out_dir / f"{name}.pdf", out_dir / f"{name}.png", out_dir / f"{name}.csv"]
     fig.savefig(paths[0], bbox_inches="tight")
     fig.savefig(paths[1], bbox_inches="tight", dpi=150)
-    with open(paths[2], "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        for row in plotted:
-            writer.writerow({**row, "figure": name})
+    write_csv(paths[2], [{**row, "figure": name} for row in plotted], CSV_COLUMNS)
     pyplot().close(fig)
     return paths

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from plots.common import device_rows, plain_log_ticks, pyplot, save
 from plots.style import SYSTEM_COLORS, device_label, system_label
+from results.rows import Row
 
 
 def causal_tflops(row: dict) -> float | None:
     """Causal attention FLOPs 4·B·H·Lq·Lk·D/2 over the median time (the paper's accounting)."""
-    if row["state"] != "DONE" or not row.get("dims"):
+    if row.state != "DONE" or not row.dims:
         return None
-    d = json.loads(row["dims"]) if isinstance(row["dims"], str) else row["dims"]
+    d = row.dims
     flops = 4 * d["batch"] * d["heads"] * d["q_len"] * d["kv_len"] * d["head_dim"] / 2
-    return flops / (row["median_ms"] * 1e-3) / 1e12
+    return flops / (row.median_ms * 1e-3) / 1e12
 
 
-def draw(rows: list[dict], models: list[str], systems: list[str], out_dir: Path) -> list[Path]:
+def draw(rows: list[Row], models: list[str], systems: list[str], out_dir: Path) -> list[Path]:
     plt = pyplot()
     devices = device_rows(rows) or ["(no results)"]
     fig, axes = plt.subplots(len(devices), 3, figsize=(11, 3 * len(devices)), squeeze=False)
@@ -26,17 +26,17 @@ def draw(rows: list[dict], models: list[str], systems: list[str], out_dir: Path)
     for i, device in enumerate(devices):
         dev_rows = [r for r in rows if device_label(r) == device]
         for system in systems:
-            series = sorted((r for r in dev_rows if r["system"] == system), key=lambda r: r["seqlen"])
-            plotted += series
-            done = [r for r in series if r["state"] == "DONE"]
+            series = sorted((r for r in dev_rows if r.system == system), key=lambda r: r.seqlen)
+            plotted += [r.as_dict() for r in series]
+            done = [r for r in series if r.state == "DONE"]
             if not done:
                 continue
             style = {"color": SYSTEM_COLORS.get(system, "#444"), "marker": "o", "label": system_label(system)}
-            xs = [r["seqlen"] for r in done]
-            axes[i][0].plot(xs, [r["median_ms"] for r in done], **style)
-            flops = [(r["seqlen"], causal_tflops(r)) for r in done]
+            xs = [r.seqlen for r in done]
+            axes[i][0].plot(xs, [r.median_ms for r in done], **style)
+            flops = [(r.seqlen, causal_tflops(r)) for r in done]
             axes[i][1].plot([x for x, f in flops if f], [f for _, f in flops if f], **style)
-            mem = [(r["seqlen"], r.get("peak_mib")) for r in done if r.get("peak_mib")]
+            mem = [(r.seqlen, r.peak_mib) for r in done if r.peak_mib]
             if mem:
                 axes[i][2].plot([x for x, _ in mem], [m for _, m in mem], **style)
         for ax, ylabel in zip(axes[i], ("ms (log)", "TFLOP/s", "peak MiB (log)")):
@@ -49,7 +49,7 @@ def draw(rows: list[dict], models: list[str], systems: list[str], out_dir: Path)
             plain_log_ticks(ax.yaxis)
         for ax in axes[i]:
             plain_log_ticks(ax.xaxis)
-        if not any(r.get("peak_mib") for r in dev_rows):
+        if not any(r.peak_mib for r in dev_rows):
             axes[i][2].text(0.5, 0.5, "no memory measured\n(CPU or paper source)", ha="center", va="center",
                             transform=axes[i][2].transAxes, fontsize=8)
         axes[i][0].legend(fontsize=7, frameon=False)

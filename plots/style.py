@@ -24,10 +24,10 @@ def model_label(name: str) -> str:
     return MODEL_LABELS.get(name, name)
 
 
-def device_label(row: dict) -> str:
-    label = row["device"].upper()
-    if row.get("source") == "paper":
+def device_label(row) -> str:
+    label = row.device.upper()
+    if row.source == "paper":
         return f"{label} (paper)"
-    if row.get("scale") not in (None, "full"):
-        return f"{label} ({row['scale']} scale)"
+    if row.scale not in (None, "full"):
+        return f"{label} ({row.scale} scale)"
     return label

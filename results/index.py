@@ -2,6 +2,8 @@
 
 Several ftrun processes may sync at once: ingestion is idempotent (keyed by file name and attempt id)
 and runs in IMMEDIATE transactions under WAL, so readers never block and nothing is counted twice.
+A file that is not a valid record is remembered with the reason (and read again once it changes); a file
+that cannot be read right now (permissions, a network FS) is simply tried again at the next sync.
 """
 
 from __future__ import annotations
@@ -13,22 +15,25 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from results.migrations import migrate
-from results.records import read_record
+from results.files import StoreError
+from results.migrations import NewerIndex, migrate
+from results.records import Record, evidence_rank
+from results.rows import Row
+from results.runsdir import RunsDir
 
-INDEX_NAME = "index.sqlite"
 _ATTEMPT_COLUMNS = (
     "attempt", "key", "state", "error_class", "error", "median_ms", "p10_ms", "p90_ms", "min_ms", "mean_ms",
     "n", "compile_s", "peak_mib", "extra_mib", "cluster", "job_id", "node", "log", "started", "finished",
-    "file", "source", "submission", "task", "position",
+    "file", "source", "submission", "task", "position", "campaign", "chunk",
 )
-_LATEST_COLUMNS = ("key", "attempt", "state", "error_class", "median_ms", "error", "started", "finished")
-# keep the newest attempt per case: later `finished`, then the larger attempt id (as the figures order them)
+_LATEST_COLUMNS = ("key", "attempt", "state", "error_class", "median_ms", "error", "started", "finished", "rank")
+# keep each case's deciding attempt: the best evidence (results.records.evidence_rank), then the latest
 _UPSERT_LATEST = f"""INSERT INTO latest VALUES ({','.join('?' * len(_LATEST_COLUMNS))}) ON CONFLICT(key) DO UPDATE SET
     {', '.join(f'{c} = excluded.{c}' for c in _LATEST_COLUMNS[1:])}
-    WHERE excluded.finished > latest.finished
-       OR (excluded.finished = latest.finished AND excluded.attempt > latest.attempt)"""
+    WHERE excluded.rank > latest.rank OR (excluded.rank = latest.rank AND (excluded.finished > latest.finished
+       OR (excluded.finished = latest.finished AND excluded.attempt > latest.attempt)))"""
 _CASE_COLUMNS = ("key", "part", "model", "system", "device", "dtype", "scale", "seqlen", "dims", "protocol", "spec")
+_TABLES = ("ingested", "cases", "attempts", "campaigns", "members", "latest", "folders", "planned")
 
 
 @dataclass
@@ -36,59 +41,67 @@ class SyncReport:
     new_results: int = 0
     new_campaigns: int = 0
     bad_files: list[tuple[str, str]] = field(default_factory=list)
+    # files that could not be read this time (tried again at the next sync)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+    moved_aside: Path | None = None
 
 
-def case_row(case: dict) -> tuple:
-    dims = case["dims"]
-    seqlen = dims.get("q_len", dims.get("seq", 0))
-    return (case["key"], case["part"], case["model"], case["system"], case["device"], case["dtype"],
-            case.get("scale", ""), seqlen, json.dumps(dims, sort_keys=True), case.get("protocol", 0),
-            json.dumps(case, sort_keys=True))
+def case_row(case) -> tuple:
+    dims = dict(case.dims)
+    return (case.key, case.part, case.model, case.system, case.device, case.dtype, case.scale, case.seqlen,
+            json.dumps(dims, sort_keys=True), case.protocol, json.dumps(case.to_json(), sort_keys=True))
 
 
-def attempt_row(record: dict, file: str, source: str = "ftrun") -> tuple:
-    t = record.get("timing") or {}
-    mem = record.get("memory") or {}
-    run = record.get("run") or {}
+def attempt_row(record: Record, file: str) -> tuple:
+    t, mem, run = record.timing, record.memory, record.run
     values = {
-        "attempt": record["attempt"], "key": record["key"], "state": record["state"],
-        "error_class": record.get("error_class"), "error": (record.get("error") or "")[:500] or None,
-        "median_ms": t.get("median"), "p10_ms": t.get("p10"), "p90_ms": t.get("p90"), "min_ms": t.get("min"),
-        "mean_ms": t.get("mean"), "n": t.get("n"), "compile_s": record.get("compile_s"),
-        "peak_mib": mem.get("peak_mib"), "extra_mib": mem.get("extra_mib"), "cluster": run.get("cluster"),
-        "job_id": run.get("job_id"), "node": run.get("node"), "log": run.get("log"),
-        "started": record.get("started"), "finished": record.get("finished"), "file": file, "source": source,
-        "submission": run.get("submission"), "task": run.get("task"), "position": run.get("position"),
+        "attempt": record.attempt, "key": record.key, "state": record.state, "error_class": record.error_class,
+        "error": (record.error or "")[:500] or None, "median_ms": t.median if t else None,
+        "p10_ms": t.p10 if t else None, "p90_ms": t.p90 if t else None, "min_ms": t.min if t else None,
+        "mean_ms": t.mean if t else None, "n": t.n if t else None, "compile_s": record.compile_s,
+        "peak_mib": mem.peak_mib if mem else None, "extra_mib": mem.extra_mib if mem else None,
+        "cluster": run.cluster, "job_id": run.job_id, "node": run.node, "log": run.log,
+        "started": record.started, "finished": record.finished, "file": file, "source": record.source,
+        "submission": run.submission, "task": run.task, "position": run.position,
+        "campaign": run.campaign, "chunk": run.chunk,
     }
     return tuple(values[c] for c in _ATTEMPT_COLUMNS)
 
 
-def _set_wal(db: sqlite3.Connection, patience_s: float = 60.0) -> None:
-    """Switch to WAL. Changing the journal mode ignores the busy timeout, so retry while another
-    process holds the database (two ftrun processes opening a fresh index at once)."""
-    deadline = time.monotonic() + patience_s
-    while True:
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as e:
-            if "locked" not in str(e) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-
-
 class Index:
-    """Open (and migrate) the index of one runs folder."""
+    """Open (and migrate) the index of one runs folder. StoreError if it is damaged or newer than this
+    ftrun (`ftrun results rebuild` fixes both: `Index.rebuilt`)."""
 
-    def __init__(self, runs_dir: Path):
-        self.runs_dir = Path(runs_dir)
-        self.path = self.runs_dir / INDEX_NAME
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        _set_wal(self.db)
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        migrate(self.db)
+    def __init__(self, runs: RunsDir):
+        self.runs = runs
+        self.path = runs.index
+        try:
+            runs.root.mkdir(parents=True, exist_ok=True)
+            self.db = _open(self.path)
+        except NewerIndex as e:
+            raise StoreError(f"{self.path} was written by a newer ftrun ({e}): upgrade ftrun, or rebuild it "
+                             "for this one with `ftrun results rebuild`") from None
+        except sqlite3.DatabaseError as e:
+            raise StoreError(_database_error(self.path, e)) from None
+
+    @classmethod
+    def rebuilt(cls, runs: RunsDir) -> tuple[Index, SyncReport]:
+        """The index read again from every file. A damaged, foreign or newer index file is moved aside
+        (index.sqlite.broken-<time>) first; it is derived data, the files are the truth."""
+        moved = None
+        try:
+            index = cls(runs)
+            index._forget()
+        except StoreError:
+            moved = runs.root / f"{runs.index.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}"
+            for suffix in ("", "-wal", "-shm"):
+                old = Path(f"{runs.index}{suffix}")
+                if old.exists():
+                    old.replace(Path(f"{moved}{suffix}"))
+            index = cls(runs)
+        report = index.sync()
+        report.moved_aside = moved
+        return index, report
 
     def close(self) -> None:
         self.db.close()
@@ -104,22 +117,26 @@ class Index:
     def sync(self) -> SyncReport:
         """Read every result and campaign file not read before."""
         report = SyncReport()
-        seen = None
-        for sub, ingest in (("campaigns", self._ingest_campaign), ("results", self._ingest_result)):
-            folder = self.runs_dir / sub
+        for sub, folder in (("campaigns", self.runs.campaigns), ("results", self.runs.results)):
             if not folder.is_dir() or self._unchanged(sub, folder):
                 continue
-            scanned = time.time_ns()
-            mtime = folder.stat().st_mtime_ns
-            if seen is None:
-                seen = {row[0] for row in self.db.execute("SELECT name FROM ingested")}
-            names = sorted(e.name for e in os.scandir(folder)
-                           if e.name.endswith(".json") and not e.name.startswith("."))
-            fresh = [n for n in names if f"{sub}/{n}" not in seen]
+            scanned, mtime = time.time_ns(), folder.stat().st_mtime_ns
+            fresh = self._fresh(sub, folder)
+            before = len(report.unreadable)
             for start in range(0, len(fresh), 2000):
-                self._ingest_batch(sub, folder, fresh[start:start + 2000], ingest, report)
-            self.db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?, ?)", (sub, mtime, scanned))
+                self._ingest_batch(sub, folder, fresh[start:start + 2000], report)
+            if len(report.unreadable) == before:
+                # a complete scan: until the folder changes, the next sync need not list it again
+                self.db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?, ?)", (sub, mtime, scanned))
         return report
+
+    def _fresh(self, sub: str, folder: Path) -> list[str]:
+        """Files never ingested, and refused ones that changed since."""
+        seen = {row[0]: row[1] for row in self.db.execute("SELECT name, stamp FROM ingested WHERE name LIKE ?",
+                                                             (f"{sub}/%",))}
+        names = sorted(e.name for e in os.scandir(folder) if e.name.endswith(".json") and not e.name.startswith("."))
+        return [n for n in names if f"{sub}/{n}" not in seen
+                or (seen[f"{sub}/{n}"] is not None and seen[f"{sub}/{n}"] != _stamp(folder / n))]
 
     def _unchanged(self, sub: str, folder: Path) -> bool:
         """The folder's mtime is the one of the last complete scan, and that scan came well after it
@@ -129,64 +146,60 @@ class Index:
             return False
         return folder.stat().st_mtime_ns == row[0] and row[1] - row[0] > 1_000_000_000
 
-    def _ingest_batch(self, sub, folder, names, ingest, report) -> None:
+    def _ingest_batch(self, sub: str, folder: Path, names: list[str], report: SyncReport) -> None:
+        ingest = self._ingest_campaign if sub == "campaigns" else self._ingest_result
         self.db.execute("BEGIN IMMEDIATE")
         try:
             for name in names:
-                error = None
+                path, error, stamp = folder / name, None, None
                 try:
-                    ingest(folder / name, report)
+                    ingest(path, report)
+                except OSError as e:
+                    report.unreadable.append((f"{sub}/{name}", e.strerror or str(e)))
+                    continue
                 except ValueError as e:
-                    error = str(e)
+                    error, stamp = str(e), _stamp(path)
                     report.bad_files.append((f"{sub}/{name}", error))
-                self.db.execute("INSERT OR IGNORE INTO ingested VALUES (?, ?)", (f"{sub}/{name}", error))
+                self.db.execute("INSERT OR REPLACE INTO ingested VALUES (?, ?, ?)", (f"{sub}/{name}", error, stamp))
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
 
     def _ingest_result(self, path: Path, report: SyncReport) -> None:
-        record = read_record(path)
-        self.add_result(record, f"results/{path.name}")
+        self.add_result(self.runs.read_record(path), f"results/{path.name}")
         report.new_results += 1
 
-    def add_result(self, record: dict, file: str, source: str = "ftrun") -> None:
+    def add_result(self, record: Record, file: str) -> None:
         self.db.execute(f"INSERT OR IGNORE INTO cases VALUES ({','.join('?' * len(_CASE_COLUMNS))})",
-                        case_row(record["case"]))
-        row = attempt_row(record, file, source)
+                        case_row(record.case))
+        row = attempt_row(record, file)
         cur = self.db.execute(f"INSERT OR IGNORE INTO attempts VALUES ({','.join('?' * len(_ATTEMPT_COLUMNS))})", row)
         if cur.rowcount:
-            values = dict(zip(_ATTEMPT_COLUMNS, row))
+            values = dict(zip(_ATTEMPT_COLUMNS, row), rank=evidence_rank(record.state, record.error_class))
             self.db.execute(_UPSERT_LATEST, tuple(values[c] for c in _LATEST_COLUMNS))
 
     def _ingest_campaign(self, path: Path, report: SyncReport) -> None:
-        try:
-            c = json.loads(path.read_text())
-            row = (c["id"], c["experiment"], c["cluster"], c.get("scale"), c.get("device"), c.get("created"))
-            cases = c["cases"]
-        except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
-            raise ValueError(f"{path}: not a campaign file ({e})") from None
-        self.db.execute("INSERT OR IGNORE INTO campaigns VALUES (?,?,?,?,?,?)", row)
-        for case in cases:
+        c = self.runs.read_campaign(path)
+        self.db.execute("INSERT OR IGNORE INTO campaigns VALUES (?,?,?,?,?,?)",
+                        (c.id, c.experiment, c.cluster, c.scale, c.device, c.created))
+        for case in c.cases:
             self.db.execute(f"INSERT OR IGNORE INTO cases VALUES ({','.join('?' * len(_CASE_COLUMNS))})",
                             case_row(case))
-            self.db.execute("INSERT OR IGNORE INTO members VALUES (?, ?)", (c["id"], case["key"]))
-            self.db.execute("INSERT OR IGNORE INTO planned VALUES (?, ?, ?)",
-                            (c["experiment"], c["cluster"], case["key"]))
+            self.db.execute("INSERT OR IGNORE INTO members VALUES (?, ?)", (c.id, case.key))
+            self.db.execute("INSERT OR IGNORE INTO planned VALUES (?, ?, ?)", (c.experiment, c.cluster, case.key))
         report.new_campaigns += 1
 
-    def rebuild(self) -> SyncReport:
-        """Forget everything and read all files again."""
+    def _forget(self) -> None:
         self.db.execute("BEGIN IMMEDIATE")
-        for table in ("ingested", "cases", "attempts", "campaigns", "members", "latest", "folders", "planned"):
+        for table in _TABLES:
             self.db.execute(f"DELETE FROM {table}")
         self.db.execute("COMMIT")
-        return self.sync()
 
     # ---- queries ---------------------------------------------------------------------------------
 
     def latest(self, keys: list[str] | None = None) -> dict[str, sqlite3.Row]:
-        """The latest finished attempt of each case (the one that decides its state)."""
+        """Each case's deciding attempt (its best evidence, the latest among equals)."""
         sql = "SELECT a.* FROM latest l JOIN attempts a ON a.attempt = l.attempt"
         if keys is None:
             return {r["key"]: r for r in self.db.execute(sql)}
@@ -198,7 +211,7 @@ class Index:
         return rows
 
     def bad_files(self) -> list[tuple[str, str]]:
-        """Files that could not be read as records (corrupt, foreign), with why: they stay reported."""
+        """Files that are not valid records or campaigns, with why: they stay reported until they change."""
         return [(r[0], r[1]) for r in self.db.execute("SELECT name, error FROM ingested WHERE error IS NOT NULL")]
 
     def task_positions(self) -> set[tuple[str, int, int]]:
@@ -207,11 +220,11 @@ class Index:
         return {(r[0], r[1], r[2]) for r in rows}
 
     def attempts(self, key: str) -> list[sqlite3.Row]:
-        return list(self.db.execute("SELECT * FROM attempts WHERE key = ? ORDER BY finished", (key,)))
+        return list(self.db.execute("SELECT * FROM attempts WHERE key = ? ORDER BY finished, attempt", (key,)))
 
     def member_states(self, experiment: str | None = None, keys: list[str] | None = None,
                       limit: int | None = None) -> list[sqlite3.Row]:
-        """One row per planned case and (experiment, cluster), with its latest attempt's state, if any,
+        """One row per planned case and (experiment, cluster), with its deciding attempt's state, if any,
         in the order the campaigns planned them (figure order)."""
         where, args = [], []
         if experiment:
@@ -238,14 +251,66 @@ class Index:
 
     def members(self) -> list[sqlite3.Row]:
         """(experiment, cluster, case columns) for every planned case, once per experiment and cluster."""
-        sql = """SELECT p.experiment, p.cluster, k.* FROM planned p JOIN cases k ON k.key = p.key"""
-        return list(self.db.execute(sql))
+        return list(self.db.execute("SELECT p.experiment, p.cluster, k.* FROM planned p JOIN cases k ON k.key = p.key"))
 
-    def measurements(self) -> list[sqlite3.Row]:
-        """Every case's latest attempt joined with the case's fields: what figures and exports read."""
+    def measurements(self) -> list[Row]:
+        """Every case's deciding attempt as a tidy row: what figures, reports and exports read."""
         sql = """SELECT k.*, a.attempt, a.state, a.error_class, a.error, a.median_ms, a.p10_ms, a.p90_ms,
                  a.min_ms, a.mean_ms, a.n, a.compile_s, a.peak_mib, a.extra_mib, a.cluster, a.job_id,
                  a.node, a.finished, a.source
                  FROM latest l JOIN attempts a ON a.attempt = l.attempt JOIN cases k ON k.key = l.key
                  ORDER BY k.part, k.model, k.device, k.seqlen, k.system"""
-        return list(self.db.execute(sql))
+        return [Row.from_index(r) for r in self.db.execute(sql)]
+
+    def all_attempts(self) -> list[Row]:
+        """One tidy row per attempt, oldest first within a case."""
+        sql = """SELECT k.*, a.* FROM attempts a JOIN cases k ON k.key = a.key
+                 ORDER BY k.part, k.model, k.system, a.finished, a.attempt"""
+        return [Row.from_index(r) for r in self.db.execute(sql)]
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, timeout=60, isolation_level=None)
+    try:
+        db.row_factory = sqlite3.Row
+        _set_wal(db)
+        db.execute("PRAGMA synchronous=NORMAL")
+        migrate(db)
+        # a file that SQLite opens but that is not ours (a foreign database, another schema)
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not set(_TABLES) <= tables:
+            raise sqlite3.DatabaseError(f"tables {', '.join(sorted(set(_TABLES) - tables))} are missing")
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _database_error(path: Path, e: sqlite3.DatabaseError) -> str:
+    text = str(e)
+    if "readonly" in text or "unable to open" in text:
+        return (f"cannot write the index {path} ({text}): the runs folder must be writable; "
+                "choose another with --runs-dir")
+    return f"the index {path} is damaged ({text}): run `ftrun results rebuild` to rebuild it from the result files"
+
+
+def _stamp(path: Path) -> str | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def _set_wal(db: sqlite3.Connection, patience_s: float = 60.0) -> None:
+    """Switch to WAL. Changing the journal mode ignores the busy timeout, so retry while another
+    process holds the database (two ftrun processes opening a fresh index at once)."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import sqlite3
 
+
+class NewerIndex(Exception):
+    """The index was written by a newer ftrun."""
+
+
 MIGRATIONS: list[str] = [
     # 1: files read, cases, attempts (one row per result file), campaigns and their members
     """
@@ -56,6 +61,22 @@ MIGRATIONS: list[str] = [
         JOIN campaigns c ON c.id = m.campaign;
     CREATE INDEX planned_by_key ON planned (key);
     """,
+    # 6: a case is decided by its best evidence, not its newest attempt (results.records.evidence_rank: a
+    # result is never hidden by a later crash or cancel), and a file that could not be parsed is read again
+    # once it changes (its size and mtime when it was refused)
+    """
+    ALTER TABLE latest ADD COLUMN rank INTEGER NOT NULL DEFAULT 0;
+    DELETE FROM latest;
+    INSERT INTO latest SELECT key, attempt, state, error_class, median_ms, error, started, finished, rk FROM (
+        SELECT *, ROW_NUMBER() OVER (PARTITION BY key ORDER BY rk DESC, finished DESC, attempt DESC) AS rn FROM (
+            SELECT *, CASE WHEN state = 'done' OR error_class IN ('compile_error', 'unsupported', 'wrong_result',
+                'oom') THEN 2 WHEN error_class = 'timeout' THEN 1 ELSE 0 END AS rk FROM attempts))
+        WHERE rn = 1;
+    ALTER TABLE ingested ADD COLUMN stamp TEXT;
+    ALTER TABLE attempts ADD COLUMN campaign TEXT;
+    ALTER TABLE attempts ADD COLUMN chunk INTEGER;
+    DELETE FROM folders;
+    """,
 ]
 
 
@@ -69,7 +90,7 @@ def migrate(db: sqlite3.Connection) -> int:
     try:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > len(MIGRATIONS):
-            raise RuntimeError(f"index schema {version} is newer than this ftrun ({len(MIGRATIONS)}): upgrade ftrun")
+            raise NewerIndex(f"schema {version}, this ftrun knows {len(MIGRATIONS)}")
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             for statement in filter(str.strip, script.split(";")):
                 db.execute(statement)

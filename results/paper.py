@@ -1,6 +1,6 @@
 """The FlashTensor paper's published numbers (its artifact's logs), shipped as package data.
 
-Rows come out in the same tidy form as measured ones, with the paper's system names mapped to ours
+Rows come out as the same tidy rows as measured ones, with the paper's system names mapped to ours
 (dynamo -> inductor, flashattn -> flashattn2) and the paper's own compiler called `flashtensor-paper`,
 so it is never confused with ours.
 """
@@ -11,25 +11,25 @@ import csv
 import io
 from importlib import resources
 
+from results.rows import Row
+
 SYSTEM_NAMES = {"our": "flashtensor-paper", "dynamo": "inductor", "flashattn": "flashattn2"}
 
 
-def paper_rows() -> list[dict]:
+def paper_rows() -> list[Row]:
     text = resources.files("results").joinpath("data/flashtensor-paper-results.csv").read_text()
     rows = []
     for r in csv.DictReader(io.StringIO(text)):
         ok = r["status"] == "ok"
-        rows.append({
-            "source": "paper", "figure": r["figure"], "part": r["experiment"], "model": r["model"],
-            "system": SYSTEM_NAMES.get(r["system"], r["system"]), "device": r["device"], "scale": "full",
-            "seqlen": int(r["seqlen"]), "full_seqlen": int(r["seqlen"]), "dims": _paper_dims(int(r["seqlen"])),
-            "state": "DONE" if ok else "FAIL", "error": None if ok else r["status"],
-            "median_ms": float(r["avg_ms"]) if ok else None, "p10_ms": None, "p90_ms": None,
-            "peak_mib": None,
-        })
+        seqlen = int(r["seqlen"])
+        rows.append(Row(
+            part=r["experiment"], model=r["model"], system=SYSTEM_NAMES.get(r["system"], r["system"]),
+            device=r["device"], seqlen=seqlen, full_seqlen=seqlen, dims=paper_dims(seqlen),
+            state="DONE" if ok else "FAIL", error=None if ok else r["status"],
+            median_ms=float(r["avg_ms"]) if ok else None, source="paper", figure=r["figure"]))
     return rows
 
 
-def _paper_dims(seqlen: int) -> dict:
+def paper_dims(seqlen: int) -> dict:
     """The paper's kernel shape: batch 1, 32 heads, head_dim 128, fp16 (notes §11)."""
     return {"batch": 1, "heads": 32, "kv_heads": 32, "head_dim": 128, "q_len": seqlen, "kv_len": seqlen}

@@ -1,20 +1,22 @@
-"""Result records: one immutable JSON file per attempt, written atomically. The files are the truth.
+"""Result records: one immutable JSON file per attempt. The files are the truth; this module is their format.
 
-Layout under a runs folder:
-    results/<case key>--<attempt id>.json    one finished attempt (a measurement or a failure outcome)
-    campaigns/<id>.json                      what a submit planned: experiment, cluster, case specs
+A record is read only through `Record.from_json`, which validates every field it relies on: a foreign,
+truncated or tampered file (a NaN or negative median, a case without dims, a time in the future) is
+refused with its path and the reason, and never reaches the index, a figure or a decision.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
+import math
 import uuid
-from datetime import datetime, timezone
-from pathlib import Path
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timedelta, timezone
+
+from results.case import CaseSpec, SpecError, check_name
+from results.files import FileFormatError
 
 FORMAT = "ftrun.result/1"
+STATES = ("done", "failed")
 
 # Failure classes. Deterministic ones are final until `ftrun retry` / `--force`;
 # transient ones are retried with a budget; a timeout gets one retry with a longer limit.
@@ -25,8 +27,14 @@ TIMEOUT = "timeout"
 CANCELLED = "cancelled"
 ERROR_CLASSES = DETERMINISTIC + TRANSIENT + (TIMEOUT, CANCELLED)
 
-# How a final state is drawn and listed.
+# the short labels of final states, as status lists them and figures draw them
 LABELS = {"unsupported": "NS", "oom": "OOM", "timeout": "TLE", "cancelled": "CANCELLED"}
+# a clock may run ahead of another by this much; a record finished later than now + this is refused
+CLOCK_SLACK = timedelta(days=1)
+
+
+class RecordError(FileFormatError):
+    """A file that is not a valid record; the message starts with where it came from."""
 
 
 def new_attempt_id() -> str:
@@ -37,59 +45,233 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def state_label(state: str, error_class: str | None) -> str:
-    """DONE, NS, OOM, TLE or FAIL(class) for a finished attempt."""
+def state_label(state: str | None, error_class: str | None) -> str:
+    """DONE, NS, OOM, TLE, CANCELLED or FAIL for a finished attempt; NEW for none."""
+    if state is None:
+        return "NEW"
     if state == "done":
         return "DONE"
-    return LABELS.get(error_class or "", f"FAIL({error_class})")
+    return LABELS.get(error_class or "", "FAIL")
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def state_text(state: str | None, error_class: str | None) -> str:
+    """The label with the failure class where the label alone hides it: FAIL(wrong_result)."""
+    label = state_label(state, error_class)
+    return f"FAIL({error_class})" if label == "FAIL" else label
+
+
+def evidence_rank(state: str, error_class: str | None) -> int:
+    """How much an attempt says about its case. A case's state is its attempt of highest rank, the latest
+    among equals: a result (or a deterministic failure) is never hidden by a later crash, kill or cancel
+    of the same case (a task's closing baseline repetition, say); a time-out says more than a crash."""
+    if state == "done" or error_class in DETERMINISTIC:
+        return 2
+    return 1 if error_class == TIMEOUT else 0
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Per-call times in ms: median with spread, every sample kept, and how they were taken."""
+
+    median: float
+    p10: float | None = None
+    p90: float | None = None
+    min: float | None = None
+    mean: float | None = None
+    n: int | None = None
+    samples: tuple[float, ...] = ()
+    method: str = ""
+    l2_flush_mib: int | None = None
+    unit: str = "ms"
+
+    @classmethod
+    def from_json(cls, d: object) -> Timing:
+        _require(isinstance(d, dict), f"timing must be an object, found {type(d).__name__}")
+        _require(d.get("unit", "ms") == "ms", f"timing unit must be ms, found {d.get('unit')!r}")
+        median = d.get("median")
+        _require(_number(median) and median > 0, f"timing median must be a positive number, found {median!r}")
+        for name in ("p10", "p90", "min", "mean"):
+            value = d.get(name)
+            _require(value is None or (_number(value) and value >= 0),
+                     f"timing {name} must be a non-negative number, found {value!r}")
+        n = d.get("n")
+        _require(n is None or (type(n) is int and n > 0), f"timing n must be a positive integer, found {n!r}")
+        samples = d.get("samples") or []
+        _require(isinstance(samples, list) and all(_number(x) and x >= 0 for x in samples),
+                 "timing samples must be a list of non-negative numbers")
+        flush = d.get("l2_flush_mib")
+        _require(flush is None or type(flush) is int, f"timing l2_flush_mib must be an integer, found {flush!r}")
+        return cls(median, d.get("p10"), d.get("p90"), d.get("min"), d.get("mean"), n, tuple(samples),
+                   str(d.get("method") or ""), flush)
+
+    def to_json(self) -> dict:
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["samples"] = list(self.samples)
+        return d
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Peak allocated MiB during one call (inputs included) and the part above the inputs."""
+
+    peak_mib: float | None = None
+    extra_mib: float | None = None
+
+    @classmethod
+    def from_json(cls, d: object) -> Memory:
+        _require(isinstance(d, dict), f"memory must be an object, found {type(d).__name__}")
+        for name in ("peak_mib", "extra_mib"):
+            _require(d.get(name) is None or _number(d[name]), f"memory {name} must be a number")
+        return cls(d.get("peak_mib"), d.get("extra_mib"))
+
+    def to_json(self) -> dict:
+        return {"peak_mib": self.peak_mib, "extra_mib": self.extra_mib}
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Where an attempt ran: cluster, Slurm job, node; for a Slurm task its (submission, task, position),
+    for a local run its (campaign, chunk, position). Logs are found from these, never from a path."""
+
+    cluster: str | None = None
+    job_id: str | None = None
+    node: str | None = None
+    submission: str | None = None
+    task: int | None = None
+    position: int | None = None
+    campaign: str | None = None
+    chunk: int | None = None
+    gpu: str | None = None
+    # where the attempt's log was, as its writer saw it: only ever used inside this runs folder's logs/
+    log: str | None = None
+
+    @classmethod
+    def from_json(cls, d: object) -> RunInfo:
+        _require(isinstance(d, dict), f"run must be an object, found {type(d).__name__}")
+        for name in ("cluster", "submission", "campaign"):
+            if d.get(name) is not None:
+                _name(f"run {name}", d[name])
+        for name in ("task", "position", "chunk"):
+            value = d.get(name)
+            _require(value is None or (type(value) is int and value >= 0),
+                     f"run {name} must be a non-negative integer, found {value!r}")
+        for name in ("job_id", "node", "gpu", "log"):
+            _require(d.get(name) is None or isinstance(d[name], str), f"run {name} must be a string")
+        return cls(**{f.name: d.get(f.name) for f in fields(cls)})
+
+    def to_json(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+
+@dataclass(frozen=True)
+class Record:
+    """One finished attempt at a case: a measurement (state done, with a timing) or a failure outcome."""
+
+    key: str
+    attempt: str
+    case: CaseSpec
+    state: str
+    started: str
+    finished: str
+    error_class: str | None = None
+    error: str | None = None
+    timing: Timing | None = None
+    memory: Memory | None = None
+    compile_s: float | None = None
+    run: RunInfo = field(default_factory=RunInfo)
+    source: str = "ftrun"
+    # free-form details for people: the correctness check's errors, what exactly ran, the machine
+    check: dict | None = None
+    system: dict | None = None
+    provenance: dict | None = None
+
+    @property
+    def label(self) -> str:
+        return state_label(self.state, self.error_class)
+
+    @classmethod
+    def failure(cls, case: CaseSpec, attempt: str, error_class: str, error: str, run: RunInfo | None = None,
+                started: str | None = None) -> Record:
+        """An outcome with no timing, e.g. written by the runner when a case's process timed out or died."""
+        if error_class not in ERROR_CLASSES:
+            raise ValueError(f"unknown failure class {error_class!r}")
+        return cls(case.key, attempt, case, "failed", started or now(), now(), error_class, error,
+                   run=run or RunInfo())
+
+    def with_run(self, **changes) -> Record:
+        return replace(self, run=replace(self.run, **changes))
+
+    @classmethod
+    def from_json(cls, d: object, where: str = "record") -> Record:
+        try:
+            return cls._parse(d)
+        except (SpecError, RecordError) as e:
+            raise RecordError(f"{where}: {e}") from None
+
+    @classmethod
+    def _parse(cls, d: object) -> Record:
+        found = d.get("format") if isinstance(d, dict) else type(d).__name__
+        _require(found == FORMAT, f"not an ftrun result (format {found!r}, expected {FORMAT!r})")
+        for name in ("key", "attempt", "case", "state", "finished"):
+            _require(name in d, f"missing field {name!r}")
+        case = CaseSpec.from_json(d["case"])
+        _require(d["key"] == case.key, f"key {d['key']!r} is not its case's key {case.key}")
+        _name("attempt", d["attempt"])
+        state, cls_ = d["state"], d.get("error_class")
+        _require(state in STATES, f"state must be one of {', '.join(STATES)}, found {state!r}")
+        timing = Timing.from_json(d["timing"]) if d.get("timing") is not None else None
+        if state == "done":
+            _require(timing is not None, "a done record without a timing")
+            _require(cls_ is None, f"a done record with a failure class {cls_!r}")
+        else:
+            _require(cls_ in ERROR_CLASSES, f"unknown failure class {cls_!r}")
+        finished = _timestamp("finished", d["finished"])
+        started = _timestamp("started", d.get("started") or d["finished"])
+        error = d.get("error")
+        _require(error is None or isinstance(error, str), "error must be a string")
+        compile_s = d.get("compile_s")
+        _require(compile_s is None or (_number(compile_s) and compile_s >= 0), "compile_s must be a number >= 0")
+        for name in ("check", "system", "provenance"):
+            _require(d.get(name) is None or isinstance(d[name], dict), f"{name} must be an object")
+        source = d.get("source") or "ftrun"
+        _name("source", source)
+        memory = Memory.from_json(d["memory"]) if d.get("memory") is not None else None
+        return cls(d["key"], d["attempt"], case, state, started, finished, cls_, error, timing, memory, compile_s,
+                   RunInfo.from_json(d.get("run") or {}), source, d.get("check"), d.get("system"),
+                   d.get("provenance"))
+
+    def to_json(self) -> dict:
+        return {"format": FORMAT, "key": self.key, "attempt": self.attempt, "case": self.case.to_json(),
+                "state": self.state, "error_class": self.error_class, "error": self.error,
+                "timing": self.timing.to_json() if self.timing else None,
+                "memory": self.memory.to_json() if self.memory else None, "compile_s": self.compile_s,
+                "run": self.run.to_json(), "started": self.started, "finished": self.finished,
+                "source": self.source, "check": self.check, "system": self.system, "provenance": self.provenance}
+
+
+def _require(ok: bool, why: str) -> None:
+    if not ok:
+        raise RecordError(why)
+
+
+def _number(x: object) -> bool:
+    return type(x) in (int, float) and math.isfinite(x)
+
+
+def _name(kind: str, value: object) -> None:
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        check_name(kind, value)
+    except SpecError as e:
+        raise RecordError(str(e)) from None
 
 
-def record_path(runs_dir: Path, key: str, attempt: str) -> Path:
-    return Path(runs_dir) / "results" / f"{key}--{attempt}.json"
-
-
-def write_record(runs_dir: Path, record: dict) -> Path:
-    path = record_path(runs_dir, record["key"], record["attempt"])
-    write_json_atomic(path, record)
-    return path
-
-
-def failure_record(case: dict, attempt: str, error_class: str, error: str, run: dict | None = None,
-                   started: str | None = None) -> dict:
-    """An outcome with no timing, e.g. written by the runner when a case's process timed out or died."""
-    assert error_class in ERROR_CLASSES, error_class
-    return {"format": FORMAT, "key": case["key"], "attempt": attempt, "case": case, "state": "failed",
-            "error_class": error_class, "error": error, "timing": None, "run": run or {},
-            "started": started or now(), "finished": now()}
-
-
-def read_record(path: Path) -> dict:
-    """Load and validate one record; raises ValueError on a corrupt or foreign file."""
+def _timestamp(name: str, value: object) -> str:
+    """An ISO time with a zone, not later than now (give or take a clock's drift)."""
+    _require(isinstance(value, str), f"{name} must be an ISO time, found {value!r}")
     try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: not a readable JSON record ({e})") from None
-    found = data.get("format") if isinstance(data, dict) else type(data).__name__
-    if found != FORMAT:
-        raise ValueError(f"{path}: not an ftrun result (format {found!r}, expected {FORMAT!r})")
-    for field in ("key", "attempt", "case", "state"):
-        if field not in data:
-            raise ValueError(f"{path}: missing field {field!r}")
-    if data["state"] == "done" and not (data.get("timing") or {}).get("median"):
-        raise ValueError(f"{path}: a done record without a timing")
-    return data
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise RecordError(f"{name} {value!r} is not an ISO time") from None
+    _require(when.tzinfo is not None, f"{name} {value!r} has no time zone")
+    _require(when <= datetime.now(timezone.utc) + CLOCK_SLACK, f"{name} {value!r} is in the future")
+    return value

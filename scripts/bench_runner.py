@@ -16,26 +16,25 @@ import tempfile
 import time
 from pathlib import Path
 
-from jobs.spec import SCALES, CaseSpec, kernel_dims
-from results.records import FORMAT, write_json_atomic
+from jobs.spec import SCALES, kernel_dims
+from results.campaigns import Campaign
+from results.case import CaseSpec
+from results.records import Record, Timing
+from results.runsdir import RunsDir
 
 
-def synthetic_store(runs: Path, n: int) -> None:
+def synthetic_store(root: Path, n: int) -> None:
     """n done records of distinct cases, plus one campaign that planned them all."""
-    results = runs / "results"
-    results.mkdir(parents=True)
+    runs = RunsDir(root)
     cases = []
     for i in range(n):
         spec = CaseSpec("kernel", "attn", f"sys{i % 100}", kernel_dims(SCALES["tiny"], 4096), "float16",
                         f"dev{i // 100}", "tiny")
-        case = spec.to_dict()
-        cases.append(case)
-        record = {"format": FORMAT, "key": spec.key, "attempt": f"a{i}", "case": case, "state": "done",
-                  "timing": {"median": 1.0, "p10": 0.9, "p90": 1.1, "min": 0.9, "mean": 1.0, "n": 10},
-                  "started": "2026-01-01T00:00:00+00:00", "finished": "2026-01-01T00:00:01+00:00", "run": {}}
-        (results / f"{spec.key}--a{i}.json").write_text(json.dumps(record))
-    write_json_atomic(runs / "campaigns" / "bench.json",
-                      {"id": "bench", "experiment": "bench", "cluster": "local", "cases": cases})
+        cases.append(spec)
+        timing = Timing(1.0, 0.9, 1.1, 0.9, 1.0, 10, method="synthetic")
+        runs.write_record(Record(spec.key, f"a{i}", spec, "done", "2026-01-01T00:00:00+00:00",
+                                 "2026-01-01T00:00:01+00:00", timing=timing))
+    runs.write_campaign(Campaign("bench", "bench", "local", "tiny", "dev", "2026-01-01T00:00:00+00:00", tuple(cases)))
 
 
 def timed(cmd: list[str], env=None) -> float:

@@ -11,12 +11,13 @@ import os
 import queue
 import socket
 import threading
-from pathlib import Path
 
 from ftrun.campaign import Plan
 from ftrun.devices import local_gpus
 from ftrun.errors import FtrunError
 from jobs.runner import ChunkRun, run_chunk
+from results.records import Record, RunInfo
+from results.runsdir import RunsDir
 
 
 def visible_gpus() -> list[str]:
@@ -41,14 +42,14 @@ def pool(requested: list[str] | None, max_tasks: int) -> list[str | None]:
     return chosen[:max(1, max_tasks)] if chosen else [None]
 
 
-def run(plan: Plan, chunk_list: list, runs_dir: Path, campaign_id: str, on_start=None, on_done=None,
-        gpus: list[str] | None = None) -> list[dict]:
+def run(plan: Plan, chunk_list: list, runs: RunsDir, campaign_id: str, on_start=None, on_done=None,
+        gpus: list[str] | None = None) -> list[Record]:
     """Run the chunks on the pool; returns every record written."""
     workers = pool(gpus, plan.cluster.max_tasks)
     todo: queue.Queue = queue.Queue()
     for number, chunk in enumerate(chunk_list):
         todo.put((number, chunk))
-    records: list[dict] = []
+    records: list[Record] = []
     errors: list[BaseException] = []
     lock = threading.Lock()
 
@@ -59,7 +60,7 @@ def run(plan: Plan, chunk_list: list, runs_dir: Path, campaign_id: str, on_start
             except queue.Empty:
                 return
             try:
-                done = run_chunk([case for case, _ in chunk], _config(plan, chunk, runs_dir, campaign_id, number, gpu),
+                done = run_chunk([case for case, _ in chunk], _config(plan, chunk, runs, campaign_id, number, gpu),
                                  on_start, on_done)
             except BaseException as e:  # noqa: BLE001 - handed to the main thread, which re-raises it
                 errors.append(e)
@@ -77,17 +78,13 @@ def run(plan: Plan, chunk_list: list, runs_dir: Path, campaign_id: str, on_start
     return records
 
 
-def _config(plan: Plan, chunk: list, runs_dir: Path, campaign_id: str, number: int, gpu: str | None) -> ChunkRun:
+def _config(plan: Plan, chunk: list, runs: RunsDir, campaign_id: str, number: int, gpu: str | None) -> ChunkRun:
     scales = {case.key: decision.limit_scale for case, decision in chunk}
-    run = {"cluster": plan.cluster.name, "node": socket.gethostname(), "job_id": f"local-{os.getpid()}",
-           "campaign": campaign_id}
-    env = {}
-    if gpu is not None:
-        run["gpu"] = gpu
-        env["CUDA_VISIBLE_DEVICES"] = gpu
+    run = RunInfo(cluster=plan.cluster.name, node=socket.gethostname(), job_id=f"local-{os.getpid()}",
+                  campaign=campaign_id, chunk=number, gpu=gpu)
     return ChunkRun(
-        runs_dir=Path(runs_dir),
+        runs=runs,
         limit_s=lambda spec: plan.cluster.case_limit_s(spec.system) * scales.get(spec.key, 1.0),
-        log_path=Path(runs_dir) / "logs" / campaign_id / f"chunk-{number:04d}.log",
-        run=run, env=env,
+        log_path=runs.chunk_log(campaign_id, number),
+        run=run, env={"CUDA_VISIBLE_DEVICES": gpu} if gpu is not None else {},
     )

@@ -9,7 +9,7 @@ as its kernel case, at the layer's shapes (`kernel_view`).
 
 from __future__ import annotations
 
-from jobs.spec import CaseSpec
+from results.case import CaseSpec
 
 # what each case needs beyond causal attention's `out`
 EXTRA_OUTPUTS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from jobs.spec import CaseSpec
+from results.case import CaseSpec
 
 if TYPE_CHECKING:
     import torch

@@ -14,9 +14,9 @@ import importlib.util
 import torch
 import torch.nn.functional as F
 
-from jobs.spec import CaseSpec
 from jobs.systems.attention_library import attention_only, from_bhsd, is_gqa, same_length, to_bhsd
 from jobs.systems.base import System
+from results.case import CaseSpec
 
 HALF_DTYPES = ("float16", "bfloat16")
 

@@ -32,8 +32,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from jobs.spec import SCALES, CaseSpec
+from jobs.spec import SCALES
 from jobs.systems.tvm_relax import module_key, prebuilt_path
+from results.case import CaseSpec
 
 DEFAULT_OUT = Path(".carry/tvm")
 # what the runtime does not need from the installed packages

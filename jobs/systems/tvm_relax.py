@@ -26,9 +26,9 @@ import json
 import os
 from pathlib import Path
 
-from jobs.spec import CaseSpec
 from jobs.systems.attention_library import kernel_view
 from jobs.systems.base import NotSupported, System, module_missing
+from results.case import CaseSpec
 
 # bump when a change here or in tvm_build.py changes what a module computes
 ADAPTER_REVISION = 1

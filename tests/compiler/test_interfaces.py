@@ -14,8 +14,8 @@ from compiler.autotune.space import INTERPRET, Config, candidates
 from compiler.autotune.tune import choose
 from jobs.cases import kernel_case
 from jobs.check import check_outputs, nan_filled_allocations
-from jobs.spec import CaseSpec
 from jobs.systems import REGISTRY, NotSupported, get_system
+from results.case import CaseSpec
 
 DIMS = {"batch": 1, "heads": 2, "kv_heads": 2, "head_dim": 16, "q_len": 24, "kv_len": 24}
 

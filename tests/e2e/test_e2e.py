@@ -6,9 +6,11 @@ import torch
 from jobs import entry
 from jobs.e2e.check import OVERLAP_MIN, REL_TOL
 from jobs.e2e.workload import e2e_workload
-from jobs.spec import KERNEL_MODELS, SCALES, CaseSpec, e2e_dims
+from jobs.spec import KERNEL_MODELS, SCALES, e2e_dims
 from jobs.systems.base import System
 from jobs.timing import TimingSpec
+from results.case import CaseSpec
+from results.runsdir import RunsDir
 
 QUICK = TimingSpec(warmup_ms=0, min_warmup=1, rep_ms=0, min_reps=2)
 
@@ -53,14 +55,14 @@ def test_systems(monkeypatch):
 
 
 def assert_done(record):
-    assert record["state"] == "done", record["error"]
-    assert record["timing"]["n"] >= 2 and record["compile_s"] >= 0
-    return record["check"]["outputs"]
+    assert record.state == "done", record.error
+    assert record.timing.n >= 2 and record.compile_s >= 0
+    return record.check["outputs"]
 
 
 @pytest.mark.parametrize("model", KERNEL_MODELS)
 def test_torch_prefill_of_every_variant(runs_dir, model):
-    check = assert_done(entry.run_case(spec(model, "torch"), runs_dir, timing=QUICK))
+    check = assert_done(entry.run_case(spec(model, "torch"), RunsDir(runs_dir), timing=QUICK))
     assert check["hidden"]["rel_err"] == 0
     assert ("kv_overlap" in check) == (model not in ("attn", "gemma2"))
 
@@ -68,13 +70,13 @@ def test_torch_prefill_of_every_variant(runs_dir, model):
 @pytest.mark.slow
 @pytest.mark.parametrize("model", KERNEL_MODELS)
 def test_inductor_prefill_of_every_variant(runs_dir, model):
-    check = assert_done(entry.run_case(spec(model, "inductor", "tiny"), runs_dir, timing=QUICK))
+    check = assert_done(entry.run_case(spec(model, "inductor", "tiny"), RunsDir(runs_dir), timing=QUICK))
     assert check["hidden"]["rel_err"] < REL_TOL / 5
 
 
 @pytest.mark.parametrize("model", ["kf", "corm"])
 def test_a_correct_attention_that_rounds_differently_passes(runs_dir, test_systems, model):
-    check = assert_done(entry.run_case(spec(model, "float32-attention"), runs_dir, timing=QUICK))
+    check = assert_done(entry.run_case(spec(model, "float32-attention"), RunsDir(runs_dir), timing=QUICK))
     assert 0 < check["hidden"]["rel_err"] < REL_TOL / 5
     assert check["kv_overlap"]["overlap"] > OVERLAP_MIN
 
@@ -85,9 +87,9 @@ def test_a_correct_attention_that_rounds_differently_passes(runs_dir, test_syste
     ("h2o", "squared-score", "KV selection"),
 ])
 def test_a_wrong_attention_is_a_wrong_result(runs_dir, test_systems, model, system, message):
-    record = entry.run_case(spec(model, system), runs_dir, timing=QUICK)
-    assert (record["state"], record["error_class"]) == ("failed", "wrong_result")
-    assert message in record["error"] and record["timing"] is None
+    record = entry.run_case(spec(model, system), RunsDir(runs_dir), timing=QUICK)
+    assert (record.state, record.error_class) == ("failed", "wrong_result")
+    assert message in record.error and record.timing is None
 
 
 def test_the_forward_is_seeded_and_keeps_the_selected_caches():
@@ -104,8 +106,9 @@ def test_the_forward_is_seeded_and_keeps_the_selected_caches():
 
 def test_weights_from_a_checkpoint(runs_dir, checkpoint):
     folder, _ = checkpoint(dict(e2e_dims(SCALES["tiny"], 4096)), config={"rms_norm_eps": 1e-5})
-    check = assert_done(entry.run_case(spec("h2o", "torch", "tiny", weights=str(folder)), runs_dir, timing=QUICK))
+    runs = RunsDir(runs_dir)
+    check = assert_done(entry.run_case(spec("h2o", "torch", "tiny", weights=str(folder)), runs, timing=QUICK))
     assert check["kv_overlap"]["overlap"] == 1.0
-    record = entry.run_case(spec("h2o", "torch", "small", weights=str(folder)), runs_dir, timing=QUICK)
-    assert (record["state"], record["error_class"]) == ("failed", "unsupported")
-    assert "needs --scale full" in record["error"]
+    record = entry.run_case(spec("h2o", "torch", "small", weights=str(folder)), runs, timing=QUICK)
+    assert (record.state, record.error_class) == ("failed", "unsupported")
+    assert "needs --scale full" in record.error

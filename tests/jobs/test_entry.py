@@ -1,6 +1,5 @@
 """The job side end to end on the CPU: a case's record, and each failure class it can end in."""
 
-import json
 from pathlib import Path
 
 import pytest
@@ -8,8 +7,10 @@ import pytest
 from jobs.entry import run_case
 from jobs.experiments import plan
 from jobs.runner import ChunkRun, run_chunk
-from jobs.spec import SCALES, CaseSpec, kernel_dims
-from results.records import read_record
+from jobs.spec import SCALES, kernel_dims
+from results.case import CaseSpec
+from results.records import RunInfo
+from results.runsdir import RunsDir
 
 
 def spec(system: str, model: str = "attn", scale: str = "tiny") -> CaseSpec:
@@ -17,16 +18,16 @@ def spec(system: str, model: str = "attn", scale: str = "tiny") -> CaseSpec:
 
 
 def test_record_of_a_measured_case(runs_dir):
-    record = run_case(spec("torch", "h2o"), runs_dir)
-    assert record["state"] == "done"
-    t = record["timing"]
-    assert t["method"] == "perf_counter" and t["n"] >= 10 and len(t["samples"]) == t["n"]
-    assert t["p10"] <= t["median"] <= t["p90"] and t["min"] <= t["median"]
-    assert set(record["check"]["outputs"]) == {"out", "h2o_score"}
-    prov = record["provenance"]
+    record = run_case(spec("torch", "h2o"), RunsDir(runs_dir))
+    assert record.state == "done"
+    t = record.timing
+    assert t.method == "perf_counter" and t.n >= 10 and len(t.samples) == t.n
+    assert t.p10 <= t.median <= t.p90 and t.min <= t.median
+    assert set(record.check["outputs"]) == {"out", "h2o_score"}
+    prov = record.provenance
     assert prov["torch"] and prov["host"] and "commit" in prov["code"]
-    on_disk = read_record(runs_dir / "results" / f"{record['key']}--{record['attempt']}.json")
-    assert on_disk == json.loads(json.dumps(record))
+    on_disk = RunsDir(runs_dir).read_record(runs_dir / "results" / f"{record.key}--{record.attempt}.json")
+    assert on_disk == record
     assert not list((runs_dir / "results").glob(".*.tmp"))
 
 
@@ -39,10 +40,10 @@ def test_record_of_a_measured_case(runs_dir):
     ("korch", "unsupported", "not publicly available"),
 ])
 def test_failures_are_classified_and_never_timed(runs_dir, system, error_class, message):
-    record = run_case(spec(system), runs_dir)
-    assert (record["state"], record["error_class"]) == ("failed", error_class)
-    assert message in record["error"]
-    assert record["timing"] is None
+    record = run_case(spec(system), RunsDir(runs_dir))
+    assert (record.state, record.error_class) == ("failed", error_class)
+    assert message in record.error
+    assert record.timing is None
 
 
 def test_same_inputs_for_every_system_of_a_case():
@@ -56,16 +57,17 @@ def test_same_inputs_for_every_system_of_a_case():
 def test_runner_survives_a_hang_and_a_dead_process_and_keeps_finished_cases(runs_dir, tmp_path):
     cases = [spec("torch"), spec("fake-hangs"), spec("torch", "h2o"), spec("fake-dies"), spec("torch", "corm")]
     limits = {"fake-hangs": 20.0}
-    cfg = ChunkRun(runs_dir, lambda s: limits.get(s.system, 300.0), tmp_path / "chunk.log", run={"cluster": "test"})
+    cfg = ChunkRun(RunsDir(runs_dir), lambda s: limits.get(s.system, 300.0), tmp_path / "chunk.log",
+                   run=RunInfo(cluster="test"))
     records = run_chunk(cases, cfg)
-    states = [(r["case"]["system"], r["state"], r["error_class"]) for r in records]
+    states = [(r.case.system, r.state, r.error_class) for r in records]
     assert states == [
         ("torch", "done", None), ("fake-hangs", "failed", "timeout"), ("torch", "done", None),
         ("fake-dies", "failed", "crash"), ("torch", "done", None),
     ]
-    assert "status 7" in records[3]["error"] and "20 s" in records[1]["error"]
+    assert "status 7" in records[3].error and "20 s" in records[1].error
     assert len(list((runs_dir / "results").glob("*.json"))) == 5
-    assert all(r["run"]["log"] == str(tmp_path / "chunk.log") for r in records)
+    assert [r.run.position for r in records] == [0, 1, 2, 3, 4] and {r.run.cluster for r in records} == {"test"}
     assert "[ftrun] case" in Path(tmp_path / "chunk.log").read_text()
 
 
@@ -78,10 +80,10 @@ def test_experiments_expand_with_filters():
 
 def test_compiler_record_carries_capture_and_tune_times(runs_dir, monkeypatch):
     monkeypatch.setenv("TRITON_INTERPRET", "1")
-    record = run_case(spec("flashtensor", "h2o"), runs_dir)
-    assert record["state"] == "done", record.get("error")
-    compiled = record["system"]
+    record = run_case(spec("flashtensor", "h2o"), RunsDir(runs_dir))
+    assert record.state == "done", record.error
+    compiled = record.system
     assert compiled["kernels"] == 2 and set(compiled["configs"]) == {"h2o_k0", "h2o_k1"}
     # compile_s covers capture and the first call (Triton JIT + tuning), as inductor's covers its first call
-    assert 0 < compiled["capture_s"] <= record["compile_s"]
-    assert compiled["capture_s"] + compiled["first_call_s"] <= record["compile_s"] + 0.01
+    assert 0 < compiled["capture_s"] <= record.compile_s
+    assert compiled["capture_s"] + compiled["first_call_s"] <= record.compile_s + 0.01

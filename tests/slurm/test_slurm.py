@@ -46,16 +46,6 @@ case_timeout_min = 5
 FINAL = {"DONE", "NS", "OOM", "TLE"}
 
 
-@pytest.fixture(scope="session")
-def cluster():
-    out = subprocess.run(["bash", str(ROOT / "scripts" / "slurm-dev.sh"), "start"], capture_output=True, text=True,
-                         timeout=900)
-    assert out.returncode == 0, out.stderr[-3000:]
-    conf = out.stdout.strip().split("=", 1)[1]
-    os.environ["SLURM_CONF"] = conf
-    return conf
-
-
 @pytest.fixture
 def work(cluster, tmp_path, monkeypatch):
     (tmp_path / "ftrun.toml").write_text(CONFIG.format())
@@ -87,7 +77,8 @@ def states(work: Path) -> dict[tuple[str, str], str]:
     import csv
 
     ftrun("results", "export", "--csv", work / "x.csv")
-    return {(r["model"], r["system"]): r["state"] for r in csv.DictReader((work / "x.csv").open())}
+    return {(r["model"], r["system"]): r["state"] if r["state"] != "FAIL" else f"FAIL({r['error_class']})"
+            for r in csv.DictReader((work / "x.csv").open())}
 
 
 def assert_consistent(work: Path) -> None:
@@ -235,7 +226,7 @@ def test_a_corrupt_result_is_reported_ignored_and_run_again(work):
     victim.write_text('{"format": "ftrun.result/1", "key": "trunc')
     (runs / "index.sqlite").unlink()
     status = ftrun("status")
-    assert "ignored unreadable result file" in status.stderr
+    assert "skipped invalid file" in status.stderr
     ftrun("submit", "quick", "--cluster", "a100", "--follow", "--poll", "2")
     assert states(work) == {("attn", "torch"): "DONE", ("h2o", "torch"): "DONE"}
     assert_consistent(work)
@@ -245,28 +236,27 @@ def test_a_submission_recorded_before_sbatch_is_recovered_after_a_crash(work):
     from ftrun import scheduling, submissions
     from ftrun.backends import slurm
     from ftrun.settings import load_settings
+    from results.campaigns import PendingArray, TaskPlan
+    from results.case import CaseSpec
+    from results.runsdir import RunsDir
 
     settings = load_settings(work / "ftrun.toml")
     cluster = settings.cluster("a100")
-    runs = settings.runs_dir.resolve()
-    case = {"key": "k-recover", "part": "kernel", "model": "attn", "system": "torch",
-            "dims": {"batch": 1, "heads": 2, "kv_heads": 2, "head_dim": 32, "q_len": 64, "kv_len": 64},
-            "dtype": "float16", "device": "a100", "scale": "tiny", "protocol": 1, "options": {}}
-    from jobs.spec import CaseSpec
-
-    case["key"] = CaseSpec.from_dict(case).key
+    runs = RunsDir(settings.runs.root.resolve())
+    case = CaseSpec("kernel", "attn", "torch", tuple(sorted(
+        {"batch": 1, "heads": 2, "kv_heads": 2, "head_dim": 32, "q_len": 64, "kv_len": 64}.items())),
+        "float16", "a100", "tiny")
     sub = f"crash-{time.time_ns()}"
-    path = submissions.new_submission(runs, sub, "c", "a100", "a100", [
-        {"cases": [case], "limits": {case["key"]: 120}, "exclude": []}])
+    submissions.new_submission(runs, sub, "c", "a100", "a100", [TaskPlan((case,), {case.key: 120.0})])
+    path = runs.submission_path(sub)
     # ftrun "dies" right after sbatch: the intent is on disk, the arrays file is not
-    (runs / "submissions" / f"{sub}.pending-0.json").write_text(json.dumps(
-        {"job_name": f"ftrun-{sub}-0", "indices": [0], "throttle": 1}))
-    slurm.submit_array(path, [0], cluster, f"ftrun-{sub}-0", runs / "slurm" / sub, 5, 1, [])
+    runs.write_pending(sub, 0, PendingArray(f"ftrun-{sub}-0", (0,), 1))
+    slurm.submit_array(path, [0], cluster, f"ftrun-{sub}-0", runs.slurm_dir(sub), 5, 1, [])
     scheduling.refresh(runs)
-    (array,) = arrays(runs)
-    assert array["indices"] == [0] and not list((runs / "submissions").glob("*.pending-*"))
+    (array,) = arrays(runs.root)
+    assert array["indices"] == [0] and not list(runs.submissions.glob("*.pending-*"))
     _wait(lambda: not scheduling.refresh(runs).cases, 120)
-    done = [r for r in records(runs) if r["key"] == case["key"]]
+    done = [r for r in records(runs.root) if r["key"] == case.key]
     assert len(done) == 1 and done[0]["state"] == "done" and done[0]["run"]["job_id"] == array["tasks"][0]
 
 

@@ -8,8 +8,9 @@ import torch
 
 from jobs.check import nan_filled_allocations
 from jobs.entry import kernel_workload
-from jobs.spec import SCALES, CaseSpec, e2e_dims
+from jobs.spec import SCALES, e2e_dims
 from jobs.timing import TimingSpec
+from results.case import CaseSpec
 
 TINY = {"batch": 1, "heads": 2, "kv_heads": 2, "head_dim": 32, "q_len": 64, "kv_len": 64}
 # grouped KV heads and a query block shorter than the keys: the causal mask is aligned bottom-right

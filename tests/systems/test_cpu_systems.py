@@ -8,6 +8,7 @@ from systems_testlib import MODELS, ODD, QUICK, TINY, check_system, e2e_spec, ha
 
 from jobs.entry import run_case
 from jobs.systems import get_system
+from results.runsdir import RunsDir
 
 # jax and apache-tvm come with the project's install (the `baselines` extra): their tests always run
 GQA = {**TINY, "heads": 4, "kv_heads": 2}
@@ -24,9 +25,9 @@ def test_xla_grouped_heads_and_shorter_queries(model):
 
 
 def test_xla_record_and_details(tmp_path):
-    record = run_case(make_spec("corm", "xla"), tmp_path, timing=QUICK)
-    assert record["state"] == "done", record["error"]
-    assert record["check"]["outputs"]["corm_score"]["mismatches"] == 0
+    record = run_case(make_spec("corm", "xla"), RunsDir(tmp_path), timing=QUICK)
+    assert record.state == "done", record.error
+    assert record.check["outputs"]["corm_score"]["mismatches"] == 0
     xla = get_system("xla")
     check_system(xla, make_spec("attn", "xla"))
     assert xla.details()["backend"] == "cpu" and xla.details()["preallocate"] == "false"
@@ -52,9 +53,9 @@ def test_tvm_grouped_heads_and_shorter_queries(model, fresh_tvm_cache):
 
 
 def test_tvm_corm_bool_output_crosses_dlpack(fresh_tvm_cache, tmp_path):
-    record = run_case(make_spec("corm", "tvm"), tmp_path, timing=QUICK)
-    assert record["state"] == "done", record["error"]
-    assert record["check"]["outputs"]["corm_score"] == {"mismatches": 0}
+    record = run_case(make_spec("corm", "tvm"), RunsDir(tmp_path), timing=QUICK)
+    assert record.state == "done", record.error
+    assert record.check["outputs"]["corm_score"] == {"mismatches": 0}
 
 
 @pytest.mark.slow
@@ -97,5 +98,5 @@ def test_tvm_metaschedule_one_trial_per_task(fresh_tvm_cache, monkeypatch):
     ("xla", "kf"), ("tvm", "corm"),
 ])
 def test_e2e_prefill_with_the_systems_attention(system, model, fresh_tvm_cache, tmp_path):
-    record = run_case(e2e_spec(model, system), tmp_path, timing=QUICK)
-    assert record["state"] == "done", record["error"]
+    record = run_case(e2e_spec(model, system), RunsDir(tmp_path), timing=QUICK)
+    assert record.state == "done", record.error

@@ -14,6 +14,7 @@ from jobs.entry import run_case
 from jobs.spec import SCALES, kernel_dims
 from jobs.systems import get_system
 from jobs.systems import tvm_relax as tvm_system
+from results.runsdir import RunsDir
 
 pytestmark = pytest.mark.gpu
 
@@ -64,10 +65,10 @@ def test_xla(model, cuda):
 
 @pytest.mark.skipif(not has("jax"), reason="jax is not installed")
 def test_xla_timing_covers_the_run(cuda, tmp_path):
-    record = run_case(gpu_spec("attn", "xla", FULL), tmp_path, timing=QUICK)
-    assert record["state"] == "done", record["error"]
+    record = run_case(gpu_spec("attn", "xla", FULL), RunsDir(tmp_path), timing=QUICK)
+    assert record.state == "done", record.error
     # a causal 4k attention takes well over 0.1 ms; a callable that did not wait for JAX would time ~0
-    assert record["timing"]["median"] > 0.1
+    assert record.timing.median > 0.1
 
 
 @pytest.mark.skipif(not has("tvm"), reason="no tvm (not even the carried runtime on PYTHONPATH)")
@@ -77,7 +78,7 @@ def test_tvm_full_scale(model, cuda, tmp_path):
     target = tvm_system.local_target()
     if not tvm_system.has_compiler() and not tvm_system.prebuilt_path(spec, target, 0).exists():
         pytest.skip(f"no prebuilt module for {target} (python -m jobs.systems.tvm_prebuild)")
-    record = run_case(spec, tmp_path, timing=QUICK)
-    assert record["state"] == "done", record["error"]
+    record = run_case(spec, RunsDir(tmp_path), timing=QUICK)
+    assert record.state == "done", record.error
     # TVM runs on the default stream; were it another, PyTorch's CUDA events would time ~0
-    assert record["timing"]["median"] > 0.1
+    assert record.timing.median > 0.1

@@ -12,6 +12,7 @@ from jobs.entry import run_case
 from jobs.experiments import FIG12_SYSTEMS, FIG14_SYSTEMS
 from jobs.systems import REGISTRY, get_system
 from jobs.systems import tvm_relax as tvm_system
+from results.runsdir import RunsDir
 
 BASELINES = ("tvm", "tensorrt", "flashattn2", "flashinfer", "cudnn", "flex", "xla", "korch", "einnet")
 HEAVY = ("tvm", "tensorrt", "jax", "flash_attn", "flashinfer", "onnx", "onnxscript")
@@ -79,8 +80,8 @@ def test_unavailable_or_unsupported_is_recorded_as_ns(system, tmp_path):
     found = get_system(system)
     reason = found.unavailable() or found.unsupported(spec)
     assert reason, f"{system} should not run {spec.model}"
-    record = run_case(spec, tmp_path, timing=QUICK)
-    assert (record["state"], record["error_class"], record["error"]) == ("failed", "unsupported", reason)
+    record = run_case(spec, RunsDir(tmp_path), timing=QUICK)
+    assert (record.state, record.error_class, record.error) == ("failed", "unsupported", reason)
 
 
 @pytest.mark.skipif(has("tensorrt"), reason="tensorrt is installed here")

@@ -23,13 +23,14 @@ RUN = """
 import json, sys
 from pathlib import Path
 from jobs.entry import run_case
-from jobs.spec import CaseSpec
+from results.runsdir import RunsDir
+from results.case import CaseSpec
 from jobs.timing import TimingSpec
 import tvm.base
 out = {"tvm": tvm.base.__file__, "runtime_only": tvm.base._RUNTIME_ONLY}
 for spec in json.loads(sys.argv[1]):
-    record = run_case(CaseSpec.from_dict(spec), Path(sys.argv[2]), timing=TimingSpec(1.0, 1, 2.0, 2, 5))
-    out[spec["model"]] = [record["state"], record["error_class"], record["error"]]
+    record = run_case(CaseSpec.from_json(spec), RunsDir(Path(sys.argv[2])), timing=TimingSpec(1.0, 1, 2.0, 2, 5))
+    out[spec["model"]] = [record.state, record.error_class, record.error]
 print(json.dumps(out))
 """
 
@@ -53,7 +54,7 @@ def test_carried_runtime_has_no_compiler(carry):
 
 @pytest.mark.slow
 def test_runtime_only_tvm_runs_prebuilt_modules_and_ns_without_one(carry, tmp_path):
-    specs = [make_spec(m, "tvm").to_dict() for m in ("attn", "corm", "h2o")]
+    specs = [make_spec(m, "tvm").to_json() for m in ("attn", "corm", "h2o")]
     env = {**os.environ, "PYTHONPATH": f"{carry / 'python'}{os.pathsep}{ROOT}",
            "FTRUN_TVM_CACHE": str(carry / "modules")}
     env.pop("FTRUN_TVM_TRIALS", None)
