@@ -42,11 +42,11 @@ Where things are (one concept per file):
               maps.py (map kernels)
   launch/     loader.py (kernel modules on disk), launcher.py (the callable)
   autotune/   space.py (configs as data), cache.py (persistent, keyed), tune.py
-  api.py, explain.py, dynamo.py (torch.compile backend), gpucheck.py (python -m compiler.gpucheck)
+  api.py, explain.py, dynamo.py (torch.compile backend)
 
 Tests: tests/compiler (CPU, kernels through TRITON_INTERPRET=1; golden IR/plan/source files in
 tests/compiler/golden, regenerate with FTRUN_UPDATE_GOLDEN=1 python -m pytest tests/compiler/test_golden.py);
-GPU: FTRUN_TEST_GPU=1 python -m pytest -m gpu tests/compiler/test_gpu.py and python -m compiler.gpucheck.
+GPU: FTRUN_TEST_GPU=1 python -m pytest -m gpu tests/compiler/test_gpu.py and `ftrun bench kernels`.
 
 Why this shape: no score-sized (q_len x kv_len per head) tensor ever reaches global memory; softmax keeps
 its max (the original FlashTensor dropped it and overflows fp16 above logits of ~11); column statistics

@@ -275,31 +275,64 @@ def retry(
 @command
 def bench_kernels(
     only: Annotated[list[str] | None, typer.Option("--only", help="model=... or system=... (repeatable)")] = None,
-    seqlen: Annotated[list[int] | None, typer.Option("--seqlen", help="sequence length (repeatable)")] = None,
-    scale: Annotated[str, typer.Option(help="full, small or tiny")] = "full",
+    seqlen: Annotated[list[int] | None, typer.Option(
+        "--seqlen", help="the paper's sequence length, mapped by the scale (repeatable) [default: 4096]")] = None,
+    scale: Annotated[str | None, typer.Option(
+        help="full, small or tiny [default: full on a GPU, small without]")] = None,
+    dim: Annotated[list[str] | None, typer.Option(
+        "--dim", help="override one dimension, e.g. kv_heads=8 or q_len=1000 (repeatable)")] = None,
+    dtype: Annotated[str | None, typer.Option(help="float16, bfloat16 or float32 [default: the scale's]")] = None,
+    logit_scale: Annotated[float, typer.Option(
+        help="also check at logits ~±5x this (20: ±100, where a softmax without max subtraction overflows); "
+             "0 skips")] = 20.0,
 ):
-    """Time the compiler's kernels and the peers (torch, inductor, cuDNN SDPA, FlexAttention) in one process.
+    """Check, then time, the compiler's kernels and the peers (torch, inductor, cuDNN, FlexAttention) in one
+    process, with compile time, extra memory and the compiler's time per kernel.
 
-    Each system passes the float64 check before it is timed; the compiler's time is broken down per kernel.
+    Each system passes the float64 check (and the check at large logits) before it is timed. Without a GPU
+    the compiler's kernels run in Triton's interpreter: checked, not timed.
 
     [bold]Examples[/]
       ftrun bench kernels
       ftrun bench kernels --only model=h2o --seqlen 1024 --seqlen 8192
+      ftrun bench kernels --only model=attn --only system=flashtensor --only system=cudnn --dim kv_heads=8
     """
     from ftrun import render
     from ftrun.campaign import parse_filters
+    from ftrun.devices import local_device
     from jobs import bench
     from jobs.spec import KERNEL_MODELS, SCALES
 
+    scale = scale or ("small" if local_device() == "cpu" else "full")
     choose("scale", scale, SCALES)
+    if dtype is not None:
+        choose("dtype", dtype, ("float16", "bfloat16", "float32"))
     filters = parse_filters(only or [])
     unknown = set(filters) - {"model", "system"}
     if unknown:
         raise FtrunError(f"bench filters take model and system only; got {', '.join(sorted(unknown))}")
+    overrides = _dims(dim or [])
     models = [m for m in KERNEL_MODELS if m in filters.get("model", {m})]
     systems = [s for s in bench.PEERS if s in filters.get("system", {s})] or sorted(filters["system"])
-    rows = bench.bench(models, seqlen or [4096], systems, scale)
+    specs = [bench.bench_spec(m, n, s, scale, overrides, dtype) for m in models for n in seqlen or [4096]
+             for s in systems]
+    render.note(f"{len(specs)} runs at the {scale} scale on {local_device()}: each checked against float64, "
+                "then timed")
+    rows = bench.bench(specs, logit_scale, lambda row, s: render.note(
+        f"  {row.model}@{row.seqlen} {row.system}: {row.note.split(' (')[0] or 'timed'} ({s:.0f} s)"))
     render.line(bench.render(rows))
+
+
+def _dims(items: list[str]) -> dict[str, int]:
+    valid = ("batch", "heads", "kv_heads", "head_dim", "q_len", "kv_len")
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        choose("dimension", key, valid)
+        if not sep or not value.isdigit() or int(value) <= 0:
+            raise FtrunError(f"--dim {item!r}: expected {key}=POSITIVE_INTEGER")
+        out[key] = int(value)
+    return out
 
 
 @results_app.command("export")

@@ -1,21 +1,29 @@
-"""`ftrun bench kernels`: our compiler's kernels next to the peers, in one process on one GPU.
+"""`ftrun bench kernels`: our compiler's kernels next to the peers, in one process on one device.
 
-Every system goes through the same path as a campaign case (jobs.entry.kernel_workload: compile, then
-the float64 check with NaN-poisoned outputs, jobs.entry.verify) before it is timed with jobs.timing (CUDA events, L2
-flushed before each call). A system that fails the check is reported, never timed. For the compiler the
-time of each generated kernel is shown too (torch.profiler), which is what performance work needs.
+Every system goes through the same path as a campaign case (jobs.entry.kernel_workload: compile, then the
+float64 check with NaN-poisoned outputs, jobs.entry.verify) before it is timed with jobs.timing, the one
+timing harness (CUDA events, L2 flushed before each call). A system that fails the check is reported, never
+timed. The check is repeated at large logits (`logit_scale` 20: logits near ±100, where a softmax without
+its max subtraction overflows) and its worst error shown, or "wrong": a program that rounds its logits to
+fp16 (eager torch does) legitimately misses the fp16 tolerance there, so this column informs, the gate
+at normal logits decides. For the compiler the time of each generated kernel is shown too
+(torch.profiler), which is what performance work needs; on a CPU its kernels run in Triton's interpreter,
+so its times there are a correctness run, not a measurement, and are shown as such.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import torch
 
-from jobs.entry import CaseFailure, kernel_workload, verify
+from jobs.cases import kernel_case
+from jobs.check import WrongResult, check_outputs, nan_filled_allocations
+from jobs.entry import CaseFailure, input_seed, kernel_workload, verify
 from jobs.spec import SCALES, kernel_dims
 from jobs.systems import get_system
-from jobs.timing import TimingSpec, time_callable
+from jobs.timing import TimingSpec, peak_memory, time_callable
 from results.case import CaseSpec
 
 PEERS = ("torch", "inductor", "cudnn", "flex", "flashtensor")
@@ -28,31 +36,74 @@ class BenchRow:
     system: str
     ms: float | None = None
     note: str = ""
+    compile_s: float | None = None
+    extra_mib: float | None = None
+    # the worst error of the check at large logits ("" when not asked for)
+    extreme: str = ""
+    interpreted: bool = False
     kernels: list[tuple[str, float]] = field(default_factory=list)
 
 
-def bench_case(model: str, seqlen: int, system_name: str, scale: str = "full", timing: TimingSpec = TimingSpec(),
+def bench_spec(model: str, seqlen: int, system: str, scale: str, dims: dict[str, int] | None = None,
+               dtype: str | None = None) -> CaseSpec:
+    """The kernel case a bench row measures: a scale's shape at one of the paper's lengths, with overrides."""
+    base = dict(kernel_dims(SCALES[scale], seqlen))
+    if dims:
+        base.update(dims)
+        if "q_len" in dims and "kv_len" not in dims:
+            base["kv_len"] = dims["q_len"]
+    return CaseSpec("kernel", model, system, tuple(sorted(base.items())), dtype or SCALES[scale].dtype, "bench",
+                    scale)
+
+
+def bench_case(spec: CaseSpec, timing: TimingSpec = TimingSpec(), logit_scale: float = 20.0,
                profile: bool = True) -> BenchRow:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    spec = CaseSpec("kernel", model, system_name, kernel_dims(SCALES[scale], seqlen), SCALES[scale].dtype,
-                    "bench", scale)
-    row = BenchRow(model, spec.seqlen, system_name)
-    system = get_system(system_name)
+    row = BenchRow(spec.model, spec.seqlen, spec.system)
+    system = get_system(spec.system)
     reason = system.unavailable() or system.unsupported(spec)
     if reason:
         row.note = f"NS: {reason}"
         return row
     try:
         work = kernel_workload(spec, system, device)
-        verify(work)
+        check = verify(work)
     except CaseFailure as e:
         row.note = f"FAIL: {str(e).splitlines()[0][:200]}"
         return row
+    if logit_scale:
+        try:
+            row.extreme = extreme_check(spec, work, device, logit_scale)
+        except CaseFailure:
+            row.extreme = "wrong"
     call = lambda: work.fn(*work.inputs)  # noqa: E731
+    row.compile_s = work.compile_s
+    row.extra_mib = (peak_memory(call, device) or {}).get("extra_mib")
+    row.interpreted = spec.system == "flashtensor" and device.type == "cpu"
     row.ms = time_callable(call, device, timing)["median"]
-    if profile and system_name == "flashtensor" and device.type == "cuda":
+    row.note = "ok (max err " + "/".join(f"{_worst(v):.2g}" for v in check["outputs"].values()) + ")"
+    if profile and spec.system == "flashtensor" and device.type == "cuda":
         row.kernels = kernel_times(call)
     return row
+
+
+def extreme_check(spec: CaseSpec, work, device: torch.device, logit_scale: float) -> str:
+    """The compiled program on inputs whose logits reach about ±5·logit_scale, against float64.
+    Raises CaseFailure(wrong_result) when it disagrees."""
+    case, dims = kernel_case(spec.model), dict(spec.dims)
+    inputs = case.inputs(dims, spec.dtype, device, input_seed(spec), logit_scale=logit_scale)
+    ref = case.reference(inputs)
+    with nan_filled_allocations():
+        outputs = work.fn(*inputs.values())
+    try:
+        stats = check_outputs(outputs, case.outputs, ref, spec.dtype)
+    except WrongResult as e:
+        raise CaseFailure("wrong_result", f"at logits ~±{5 * logit_scale:g}: {e}") from None
+    return "/".join(f"{_worst(v):.2g}" for v in stats["outputs"].values())
+
+
+def _worst(stats: dict) -> float:
+    return stats.get("max_abs_err", stats.get("mismatches", 0))
 
 
 def kernel_times(call, calls: int = 20) -> list[tuple[str, float]]:
@@ -72,26 +123,34 @@ def kernel_times(call, calls: int = 20) -> list[tuple[str, float]]:
     return [(name, ms / calls) for name, ms in totals.items()]
 
 
-def bench(models: list[str], seqlens: list[int], systems: list[str], scale: str = "full") -> list[BenchRow]:
+def bench(specs: list[CaseSpec], logit_scale: float = 20.0, on_row=None) -> list[BenchRow]:
     rows = []
-    for model in models:
-        for seqlen in seqlens:
-            for system in systems:
-                rows.append(bench_case(model, seqlen, system, scale))
-                torch._dynamo.reset()
-                if torch.cuda.is_available():
-                    torch.cuda.empty_cache()
+    for spec in specs:
+        t0 = time.perf_counter()
+        rows.append(bench_case(spec, logit_scale=logit_scale))
+        if on_row:
+            on_row(rows[-1], time.perf_counter() - t0)
+        torch._dynamo.reset()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
     return rows
 
 
 def render(rows: list[BenchRow]) -> str:
     """Times per case and system, the ratio of each to ours, then our per-kernel times."""
-    lines = [f"{'case':>8} {'seq':>6} {'system':>12} {'ms':>9} {'vs ours':>8}  note"]
-    ours = {(r.model, r.seqlen): r.ms for r in rows if r.system == "flashtensor" and r.ms}
+    lines = [f"{'case':>8} {'seq':>6} {'system':>12} {'ms':>9} {'vs ours':>8} {'compile s':>9} {'extra MiB':>9}"
+             f" {'±100 err':>9}  check"]
+    ours = {(r.model, r.seqlen): r.ms for r in rows if r.system == "flashtensor" and r.ms and not r.interpreted}
     for r in rows:
-        ratio = f"{r.ms / ours[(r.model, r.seqlen)]:.2f}x" if r.ms and (r.model, r.seqlen) in ours else ""
-        ms = f"{r.ms:.4f}" if r.ms else "-"
-        lines.append(f"{r.model:>8} {r.seqlen:>6} {r.system:>12} {ms:>9} {ratio:>8}  {r.note}")
+        timed = r.ms and not r.interpreted
+        ratio = f"{r.ms / ours[(r.model, r.seqlen)]:.2f}x" if timed and (r.model, r.seqlen) in ours else ""
+        ms = f"{r.ms:.4f}" if timed else ("interp." if r.interpreted and r.ms else "-")
+        compile_s = f"{r.compile_s:.2f}" if r.compile_s is not None else "-"
+        extra = f"{r.extra_mib:.0f}" if r.extra_mib is not None else "-"
+        lines.append(f"{r.model:>8} {r.seqlen:>6} {r.system:>12} {ms:>9} {ratio:>8} {compile_s:>9} {extra:>9}"
+                     f" {r.extreme or '-':>9}  {r.note}")
+    if any(r.interpreted for r in rows):
+        lines.append("interp.: the compiler's kernels ran in Triton's interpreter (no GPU): checked, not timed")
     for r in rows:
         if r.kernels:
             parts = ", ".join(f"{name} {ms:.4f}" for name, ms in r.kernels)
