@@ -17,8 +17,6 @@ from ftrun.errors import FtrunError
 from ftrun.settings import Cluster
 from ftrun.submissions import TaskView
 
-COMMANDS = ("sbatch", "squeue", "sacct", "scancel", "scontrol", "sinfo")
-
 
 def require_commands() -> None:
     missing = [c for c in ("sbatch", "squeue", "scancel", "scontrol", "sinfo") if shutil.which(c) is None]
@@ -164,7 +162,3 @@ def cancel(job_ids: list[str]) -> None:
         out = _run(["scancel", *job_ids])
         if out is None or (out.returncode != 0 and "already completing" not in out.stderr):
             raise FtrunError(f"scancel failed: {(out.stderr if out else 'no answer').strip()}")
-
-
-def set_throttle(array_id: str, throttle: int) -> None:
-    _run(["scontrol", "update", f"JobId={array_id}", f"ArrayTaskThrottle={max(1, throttle)}"])

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 # Reference chunks hold at most this many float64 score elements (2 GiB).
 _REF_CHUNK_ELEMS = 1 << 28
@@ -110,8 +109,3 @@ def reference_out(probs: torch.Tensor, v: torch.Tensor, hs: slice, group: int) -
 def to_bshd(chunks: list[torch.Tensor]) -> torch.Tensor:
     """Concatenate per-head-group [B, h, Lq, D] outputs into [B, Lq, H, D]."""
     return torch.cat(chunks, dim=1).transpose(1, 2).contiguous()
-
-
-def softmax_colsum(x: torch.Tensor) -> torch.Tensor:
-    """Column sums over queries of a row softmax: [B, h, Lq, Lk] -> [B, h, Lk]."""
-    return F.softmax(x, dim=-1).sum(dim=2)
