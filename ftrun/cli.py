@@ -7,6 +7,7 @@ Heavy imports (torch, matplotlib, submitit) happen inside the library functions 
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -66,7 +67,27 @@ def _os_error(e: OSError) -> str:
 def _settings(config: Path | None, runs_dir: Path | None):
     from ftrun.settings import load_settings
 
-    return load_settings(config, runs_dir)
+    settings = load_settings(config, runs_dir)
+    root = settings.runs.root
+    if root.exists() and not root.is_dir():
+        raise FtrunError(f"runs folder {root} is a file, not a folder: give a folder with --runs-dir "
+                         "(or runs_dir in ftrun.toml)")
+    return settings
+
+
+def _output_file(path: Path, what: str) -> Path:
+    """A file the command will write: not a folder, and its folder can be made."""
+    if path.is_dir():
+        raise FtrunError(f"{what} {path} is a folder: give a file name, e.g. {path / 'results.csv'}")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise FtrunError(f"{what} {path}: {path.parent} is a file, not a folder")
+    return path
+
+
+def _output_dir(path: Path | None, what: str) -> Path | None:
+    if path is not None and path.exists() and not path.is_dir():
+        raise FtrunError(f"{what} {path} is a file: give a folder")
+    return path
 
 
 @app.command()
@@ -113,7 +134,7 @@ def status(
     experiment: Annotated[str | None, typer.Argument(help="only this experiment")] = None,
     cases: Annotated[bool, typer.Option("--cases/--summary", help="also show every case's state")] = True,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="refresh until Ctrl-C")] = False,
-    every: Annotated[float, typer.Option(help="--watch: seconds between refreshes")] = 15.0,
+    every: Annotated[float, typer.Option(help="--watch: seconds between refreshes (at least 1)")] = 15.0,
     runs_dir: RunsOption = None,
     config: Config = None,
 ):
@@ -130,6 +151,8 @@ def status(
     from ftrun import render
     from ftrun.status import collect
 
+    if every < 1:
+        raise FtrunError(f"--every {every:g}: give at least 1 second between refreshes")
     settings = _settings(config, runs_dir)
     parallel = {name: c.max_tasks for name, c in settings.clusters.items()}
     while True:
@@ -161,7 +184,7 @@ def plot(
     from ftrun.figures import plot as draw
 
     settings = _settings(config, runs_dir)
-    for path in draw(experiment, settings.runs, out, source):
+    for path in draw(experiment, settings.runs, _output_dir(out, "--out"), source):
         render.line(str(path))
 
 
@@ -305,6 +328,12 @@ def bench_kernels(
 
     scale = scale or ("small" if local_device() == "cpu" else "full")
     choose("scale", scale, SCALES)
+    bad = [n for n in seqlen or [] if n <= 0]
+    if bad:
+        raise FtrunError(f"--seqlen {bad[0]}: give a positive sequence length (the paper's: 1024 to 16384)")
+    if local_device() == "cpu":
+        # no GPU: the compiler's kernels run in Triton's interpreter, decided before Triton is imported
+        os.environ.setdefault("TRITON_INTERPRET", "1")
     if dtype is not None:
         choose("dtype", dtype, ("float16", "bfloat16", "float32"))
     filters = parse_filters(only or [])
@@ -348,6 +377,7 @@ def results_export(
     from results.export import export_csv
 
     settings = _settings(config, runs_dir)
+    _output_file(csv, "--csv")
     n = export_csv(settings.runs, csv, all_attempts)
     render.line(f"wrote {n} rows to {csv}")
 

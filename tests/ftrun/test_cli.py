@@ -70,6 +70,10 @@ def test_dry_run_writes_nothing(runs_dir):
     (["submit", "fig12", "--scale", "huge"], "unknown scale 'huge'; valid: full, small, tiny"),
     (["plot", "fig12", "--source", "dreams"], "unknown source 'dreams'; valid: measured, paper, both"),
     (["plot", "fig12"], "no measured results for fig12"),
+    (["status", "--watch", "--every", "-1"], "--every -1: give at least 1 second"),
+    (["results", "export", "--csv", "."], "--csv . is a folder: give a file name"),
+    (["results", "export", "--csv", "x.csv"], "no runs folder at"),
+    (["bench", "kernels", "--seqlen", "-1"], "--seqlen -1: give a positive sequence length"),
 ])
 def test_bad_input_is_one_error_line_and_writes_nothing(runs_dir, args, message):
     result = runner.invoke(app, [*args, "--runs-dir", str(runs_dir)])
