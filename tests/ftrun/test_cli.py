@@ -73,7 +73,6 @@ def test_dry_run_writes_nothing(runs_dir):
     (["status", "--watch", "--every", "-1"], "--every -1: give at least 1 second"),
     (["results", "export", "--csv", "."], "--csv . is a folder: give a file name"),
     (["results", "export", "--csv", "x.csv"], "no runs folder at"),
-    (["bench", "kernels", "--seqlen", "-1"], "--seqlen -1: give a positive sequence length"),
 ])
 def test_bad_input_is_one_error_line_and_writes_nothing(runs_dir, args, message):
     result = runner.invoke(app, [*args, "--runs-dir", str(runs_dir)])
@@ -180,6 +179,8 @@ def test_bench_takes_the_scale_submit_would_and_refuses_bad_dims():
     assert result.exit_code == 1 and "expected heads=POSITIVE_INTEGER" in result.output
     result = runner.invoke(app, ["bench", "kernels", "--dim", "colour=3"])
     assert result.exit_code == 1 and "unknown dimension 'colour'" in result.output
+    result = runner.invoke(app, ["bench", "kernels", "--seqlen", "-1"])
+    assert result.exit_code == 1 and "--seqlen -1: give a positive sequence length" in result.output
 
 
 def test_bench_rejects_campaign_filters():
