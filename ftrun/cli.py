@@ -38,11 +38,12 @@ def command(fn):
         import sqlite3
 
         from ftrun import render
-        from results.files import StoreError
+        from results.case import SpecError
+        from results.files import FileFormatError, StoreError
 
         try:
             return fn(*args, **kwargs)
-        except (FtrunError, StoreError) as e:
+        except (FtrunError, StoreError, SpecError, FileFormatError) as e:
             render.error(str(e))
         except OSError as e:
             render.error(_os_error(e))
