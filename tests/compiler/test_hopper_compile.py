@@ -1,0 +1,124 @@
+"""The Hopper target (compiler/codegen/gluon) on the CPU: which kernels it accepts, why it declines the
+others, and that what it generates compiles for sm_90 (ahead of time, in a fresh process) into what the
+design promises: warp-specialized partitions with register reallocation, TMA loads into an mbarrier
+ring, asynchronous warpgroup matmuls (HGMMA in the SASS), no spills. Timing needs the H200
+(BENCHMARKS.md, "Hopper kernels: not yet timed"); tests/compiler/test_gpu.py checks the numbers there."""
+
+import json
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+import compiler
+from compiler.autotune.space import candidates
+from compiler.options import CompileOptions
+from compiler.pipeline import Compilation, run_pipeline
+from jobs.cases import kernel_case
+from jobs.spec import KERNEL_MODELS
+
+HERE = Path(__file__).resolve().parent
+DIMS = {"batch": 1, "heads": 4, "kv_heads": 2, "head_dim": 64, "q_len": 200, "kv_len": 328}
+FULL = {"batch": 1, "heads": 32, "kv_heads": 32, "head_dim": 128, "q_len": 4096, "kv_len": 4096}
+_PTR = {"f16": "*fp16", "bf16": "*bf16", "f32": "*fp32", "bool": "*i1", "i64": "*i64", "i32": "*i32"}
+# the passes the target accepts, per case; every other kernel declines with the reason asserted below
+ACCEPTED = {"attn": {"attn_k0"}, "gemma2": {"gemma2_k0"}, "h2o": {"h2o_k0", "h2o_k1"},
+            "roco": {"roco_k0", "roco_k1"}, "snapkv": {"snapkv_k0", "snapkv_k1"}, "corm": {"corm_k0"},
+            "kf": set()}
+
+
+def compile_plan(name, dims, tmp_path, **options):
+    case = kernel_case(name)
+    inputs = tuple(case.inputs(dims, "float16", "cpu", 0).values())
+    options = CompileOptions(target="cuda", cache_dir=tmp_path / "autotune", hopper_kernels=True, **options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return run_pipeline(Compilation(case.build(dims), inputs, options, name), until="codegen")
+
+
+def hopper_jobs(c, tmp_path, config_index: int = 0) -> list[dict]:
+    jobs = []
+    for source in c.sources:
+        if source.tune_role is None:
+            continue
+        path = tmp_path / f"{source.name}.py"
+        path.write_text(source.source)
+        config = candidates(source.tune_role, "cuda")[config_index]
+        pointers = [n for n in _kernel_params(source.source, source.name) if n.endswith("_ptr")]
+        by_arg = {n[:-4]: t for n, t in zip(pointers, _pointer_tensors(source, pointers))}
+        signature = {f"{a}_ptr": _PTR[t.dtype] for a, t in by_arg.items()}
+        strides = {f"{a}_s{d}": s for a, t in by_arg.items() for d, s in enumerate(_contiguous(t.shape))}
+        constexprs = {"BLOCK_M": config.block_m, "BLOCK_N": config.block_n, "STAGES": config.num_stages}
+        constexprs.update((n, 1) for n, s in strides.items() if s == 1)
+        signature.update((n, "constexpr" if s == 1 else "i32") for n, s in strides.items())
+        signature.update((n, "constexpr") for n in ("BLOCK_M", "BLOCK_N", "STAGES"))
+        aligned = list(signature)[:len(by_arg)] + [n for n, s in strides.items() if s != 1 and s % 16 == 0]
+        jobs.append({"path": str(path), "kernel": source.name, "signature": signature, "constexprs": constexprs,
+                     "aligned": aligned, "options": {"num_warps": 4, "num_stages": config.num_stages,
+                                                     "maxnreg": 168}})
+    return jobs
+
+
+def _kernel_params(text: str, name: str) -> list[str]:
+    head = text.split(f"def {name}_kernel(")[1].split("):")[0]
+    return [p.strip().split(":")[0] for p in head.split(",") if p.strip()]
+
+
+def _pointer_tensors(source, pointers):
+    """The tensors behind the kernel's pointer arguments: the wrapper passes them after the descriptors,
+    in the order of the kernel's parameters."""
+    names = source.source.split("def launch(")[1].split(", *")[0].split(", ")
+    by_name = dict(zip(names, source.tensors))
+    return [by_name[p[:-4]] for p in pointers]
+
+
+def _contiguous(shape) -> list[int]:
+    strides, step = [], 1
+    for size in reversed(shape):
+        strides.insert(0, step)
+        step *= size
+    return strides
+
+
+def run_compile(jobs, tmp_path, python: str = sys.executable) -> dict[str, dict]:
+    spec = tmp_path / "jobs.json"
+    spec.write_text(json.dumps(jobs))
+    done = subprocess.run([python, str(HERE / "hopper_compile.py"), str(spec)], capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr[-4000:]
+    return {r["kernel"]: r for r in map(json.loads, done.stdout.splitlines())}
+
+
+@pytest.mark.parametrize("name", KERNEL_MODELS)
+def test_accepted_and_declined(name, tmp_path):
+    c = compile_plan(name, DIMS, tmp_path)
+    chosen = {s.name for s in c.sources if s.tune_role}
+    assert chosen == ACCEPTED[name]
+    declined = {r.candidate.split()[1]: r.reason for r in c.plan.rejected if r.candidate.startswith("emit ")}
+    assert set(declined) == {k.name for k in c.plan.generated} - chosen
+    for kernel, reason in declined.items():
+        if kernel.endswith("_m0"):
+            assert reason == "a map kernel, not a score pass"
+        else:
+            assert "streams the score-sized" in reason or "stop once every any" in reason, reason
+
+
+def test_explain_shows_the_declines(tmp_path):
+    case = kernel_case("kf")
+    inputs = tuple(case.inputs(DIMS, "float16", "cpu", 0).values())
+    report = compiler.explain(case.build(DIMS), inputs, target="cuda", hopper_kernels=True,
+                              cache_dir=tmp_path / "t").render()
+    assert "_k0 as a warp-specialized Gluon kernel for Hopper: its loop streams the score-sized" in report
+    off = compiler.dump(case.build(DIMS), inputs, after="target", target="cuda", cache_dir=tmp_path / "t")
+    assert "hopper_kernels is off" in off
+
+
+def test_interpreter_target_declines_every_kernel(tmp_path):
+    case = kernel_case("attn")
+    inputs = tuple(case.inputs(DIMS, "float16", "cpu", 0).values())
+    options = CompileOptions(target="interpret", cache_dir=tmp_path / "t", hopper_kernels=True)
+    c = run_pipeline(Compilation(case.build(DIMS), inputs, options, "attn"), until="codegen")
+    assert not any(s.tune_role for s in c.sources)
+    assert any("interpreter" in r.reason for r in c.plan.rejected)
