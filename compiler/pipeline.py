@@ -56,7 +56,7 @@ def _capture(c: Compilation) -> Compilation:
 
 
 def _target(c: Compilation) -> Compilation:
-    targets = choose_targets(c.plan, c.options)
+    targets = choose_targets(c.plan, c.options, c.example_inputs)
     return replace(c, targets=targets, plan=replace(c.plan, rejected=c.plan.rejected + targets.declined))
 
 

@@ -29,9 +29,9 @@ from triton.experimental.gluon import language as gl  # noqa: E402
 from triton.experimental.gluon._runtime import GluonASTSource  # noqa: E402
 
 PTX = {"wgmma": "wgmma.mma_async", "tma_loads": "cp.async.bulk.tensor", "mbarrier_waits": "mbarrier.try_wait",
-       "setmaxnreg": "setmaxnreg", "ex2": "ex2.approx"}
+       "setmaxnreg": "setmaxnreg", "ex2": "ex2.approx", "tanh": "tanh.approx"}
 SASS = {"HGMMA": r"\bHGMMA\.", "UTMALDG": r"\bUTMALDG\b", "USETMAXREG": r"\bUSETMAXREG\b", "SYNCS": r"\bSYNCS\.",
-        "MUFU_EX2": r"\bMUFU\.EX2\b"}
+        "MUFU_EX2": r"\bMUFU\.EX2\b", "MUFU_TANH": r"\bMUFU\.TANH\b"}
 
 
 def _descriptor_type(dtype: str, block: list[int]) -> str:

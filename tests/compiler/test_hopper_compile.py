@@ -5,15 +5,18 @@ ring, asynchronous warpgroup matmuls (HGMMA in the SASS), no spills. Timing need
 (BENCHMARKS.md, "Hopper kernels: not yet timed"); tests/compiler/test_gpu.py checks the numbers there."""
 
 import json
+import os
 import subprocess
 import sys
 import warnings
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
 import compiler
 from compiler.autotune.space import candidates
+from compiler.codegen.gluon.version import GluonApi, gluon_api
 from compiler.options import CompileOptions
 from compiler.pipeline import Compilation, run_pipeline
 from jobs.cases import kernel_case
@@ -29,11 +32,15 @@ ACCEPTED = {"attn": {"attn_k0"}, "gemma2": {"gemma2_k0"}, "h2o": {"h2o_k0", "h2o
             "kf": set()}
 
 
-def compile_plan(name, dims, tmp_path, **options):
+def compile_plan(name, dims, tmp_path, api=None, **options):
+    """The compilation up to codegen with the Hopper target on; `api`: generate for that Gluon API (another
+    Triton's) instead of the installed one."""
     case = kernel_case(name)
     inputs = tuple(case.inputs(dims, "float16", "cpu", 0).values())
     options = CompileOptions(target="cuda", cache_dir=tmp_path / "autotune", hopper_kernels=True, **options)
-    with warnings.catch_warnings():
+    detected = gluon_api()
+    with warnings.catch_warnings(), mock.patch("compiler.codegen.gluon.choose.gluon_api",
+                                               return_value=api or detected):
         warnings.simplefilter("ignore")
         return run_pipeline(Compilation(case.build(dims), inputs, options, name), until="codegen")
 
@@ -122,3 +129,80 @@ def test_interpreter_target_declines_every_kernel(tmp_path):
     c = run_pipeline(Compilation(case.build(DIMS), inputs, options, "attn"), until="codegen")
     assert not any(s.tune_role for s in c.sources)
     assert any("interpreter" in r.reason for r in c.plan.rejected)
+
+
+# --- golden sources: the Gluon each case gets, or why it gets none ---
+
+GOLDEN = HERE / "golden"
+GOLDEN_DIMS = {"batch": 1, "heads": 2, "kv_heads": 1, "head_dim": 16, "q_len": 12, "kv_len": 20}
+# the golden text does not depend on the installed Triton: it is written for the current TMA load name
+GOLDEN_API = GluonApi("golden", "async_load")
+
+
+@pytest.mark.parametrize("name", KERNEL_MODELS)
+def test_golden_gluon(name, tmp_path):
+    """Regenerate after an intended change: FTRUN_UPDATE_GOLDEN=1 python -m pytest -k golden_gluon"""
+    c = compile_plan(name, GOLDEN_DIMS, tmp_path, api=GOLDEN_API)
+    text = c.targets.render() + "".join(f"# ---- {s.name} ----\n{s.source}" for s in c.sources if s.tune_role)
+    path = GOLDEN / f"{name}.gluon.txt"
+    if os.environ.get("FTRUN_UPDATE_GOLDEN") == "1":
+        path.write_text(text)
+    assert path.exists(), f"{path.name} missing: run with FTRUN_UPDATE_GOLDEN=1 to create it"
+    assert text == path.read_text(), f"{path.name} changed; if intended, regenerate (see the test's doc)"
+
+
+# --- compiled for sm_90: what the SASS shows ---
+
+def check_design(r: dict) -> None:
+    """One compiled kernel shows the design: one warp-specialized region with two worker partitions
+    (consumer warpgroup 1, producer) and registers moved to the consumers; 384 threads (the producer's
+    warp rounded up to a warpgroup); TMA loads, mbarrier waits and asynchronous warpgroup matmuls in the
+    PTX and the same in the SASS; nothing spilled."""
+    assert (r["warp_specialize"], r["partitions"], r["requested_registers"]) == (1, 2, ["240, 24"]), r
+    assert r["threads"] == 384 and r["local"] == 0 and r["shared"] <= 227 * 1024, r
+    sass = r["sass"]
+    assert r["wgmma"] > 0 and r["tma_loads"] > 0 and r["setmaxnreg"] > 0 and r["mbarrier_waits"] > 0, r
+    assert sass["HGMMA"] > 0 and sass["UTMALDG"] > 0 and sass["USETMAXREG"] > 0 and sass["SYNCS"] > 0, r
+    assert sass["MUFU_EX2"] > 0, r
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in KERNEL_MODELS if ACCEPTED[n]])
+def test_hopper_kernels_compile_for_sm90(name, tmp_path):
+    results = run_compile(hopper_jobs(compile_plan(name, DIMS, tmp_path), tmp_path), tmp_path)
+    assert set(results) == ACCEPTED[name]
+    for r in results.values():
+        check_design(r)
+    if name == "gemma2":
+        # soft-capping stays one MUFU instruction per element, as on the Triton path
+        assert results["gemma2_k0"]["sass"]["MUFU_TANH"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config_index", [0, 1])
+def test_full_shape_configs_fit(config_index, tmp_path):
+    """The H200 shape (head_dim 128): both candidate configs of the row and the column pass fit in
+    shared memory and registers."""
+    results = run_compile(hopper_jobs(compile_plan("h2o", FULL, tmp_path), tmp_path, config_index), tmp_path)
+    assert set(results) == {"h2o_k0", "h2o_k1"}
+    for r in results.values():
+        check_design(r)
+
+
+TRITON36 = os.environ.get("FTRUN_TRITON36_PYTHON")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not TRITON36, reason="opt-in: FTRUN_TRITON36_PYTHON=<a python with triton 3.6 installed>")
+def test_triton36_compiles_its_own_spelling(tmp_path):
+    """The GPU machine's Triton (3.6) names the TMA load async_copy_global_to_shared: sources generated
+    for it compile there with the same structure."""
+    api = GluonApi("3.6.0", "async_copy_global_to_shared")
+    for name in ("gemma2", "h2o"):
+        where = tmp_path / name
+        where.mkdir()
+        c = compile_plan(name, FULL, where, api=api)
+        results = run_compile(hopper_jobs(c, where), where, TRITON36)
+        assert results and all(r["triton"].startswith("3.6") for r in results.values())
+        for r in results.values():
+            check_design(r)

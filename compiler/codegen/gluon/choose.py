@@ -41,12 +41,15 @@ def _candidate(name: str) -> str:
     return f"emit {name} as a warp-specialized Gluon kernel for Hopper"
 
 
-def choose_targets(plan: Plan, options: CompileOptions, api: GluonApi | str | None = None) -> Targets:
+def choose_targets(plan: Plan, options: CompileOptions, example_inputs=(), api: GluonApi | str | None = None
+                   ) -> Targets:
     if not options.hopper_kernels:
         return Targets((), (), off="CompileOptions.hopper_kernels is off")
     api = api if api is not None else gluon_api()
     if (options.target or "cuda") != "cuda":
         api = "Gluon kernels do not run in Triton's interpreter (target interpret)"
+    elif (arch := _cuda_arch(example_inputs)) not in (None, (9, 0)):
+        api = f"the inputs are on an sm_{arch[0]}{arch[1]} GPU; the warpgroup matmuls need sm_90"
     names, tensors = plan.names(), materialized(plan)
     hopper, declined = [], []
     for k in plan.generated:
@@ -61,3 +64,14 @@ def choose_targets(plan: Plan, options: CompileOptions, api: GluonApi | str | No
         except (Decline, NotImplementedError) as e:
             declined.append(Rejected(_candidate(k.name), str(e)))
     return Targets(tuple(hopper), tuple(declined))
+
+
+def _cuda_arch(example_inputs) -> tuple[int, int] | None:
+    """The compute capability of the GPU the inputs are on; None for CPU inputs (an ahead-of-time
+    compile for sm_90, as the CPU checks do)."""
+    for x in example_inputs:
+        if getattr(x, "is_cuda", False):
+            import torch
+
+            return tuple(torch.cuda.get_device_capability(x.device))
+    return None

@@ -72,6 +72,7 @@ class HopperWriter(KernelWriter):
         self.ops = operands
         self.bounds: list[str] = []
         self.segments = []
+        self.loads_v: list[bool] = []  # per segment: whether its P·V matmul is live (then V is loaded)
 
     def consumer_body(self) -> list[str]:
         k = self.k
@@ -184,6 +185,7 @@ class HopperWriter(KernelWriter):
         shifts = {id(a.shift) for a in k.accumulators if a.shift is not None}
         for seg in self.segments:
             bases = [a.base for a in k.accumulators] if seg.region is None else list(k.regions[seg.region].bases)
+            self.loads_v.append(any(b is not None for a, b in zip(k.accumulators, bases) if a.sink.op is Op.DOT))
             what = "edge tiles: masks computed" if seg.region is None else "masks folded"
             self.body.append(f"    # {what}{', ragged end checked' if seg.bounds else ''}")
             self.body.append(f"    for r0 in range({seg.lo}, {seg.hi}, BLOCK_N):")

@@ -107,13 +107,14 @@ def _producer(kernel, ctx, writer: HopperWriter, ops, terms, api: GluonApi) -> l
               f"    {load}(a_desc, {a.coords(terms['a'], 'p0')}, a_bar, a_bufs.index(0))",
               f"    {load}(a_desc, {a.coords(terms['a'], 'p0 + HALF_M')}, a_bar, a_bufs.index(1))"]
     lines += ["    " + to_gluon(x) for x in writer.bounds] + ["    w_it = 0"]
-    for seg in writer.segments:
+    for seg, loads_v in zip(writer.segments, writer.loads_v):
         lines += [f"    for r0 in range({to_gluon(seg.lo)}, {to_gluon(seg.hi)}, BLOCK_N):",
                   "        w_stage = w_it % STAGES",
                   "        w_ph = (w_it // STAGES) & 1",
                   # a fresh barrier counts as having completed the phase before 0: the first pass is free
                   "        mbarrier.wait(b_empty.index(w_stage), w_ph ^ 1)"]
-        for role, op in ops[1:]:
+        # V only where the consumers wait for it: a segment whose P·V matmul is live
+        for role, op in ops[1:] if loads_v else ops[1:2]:
             ready = f"{role}_ready.index(w_stage)"
             lines += [f"        mbarrier.expect({ready}, {role}_desc.block_type.nbytes)",
                       f"        {load}({role}_desc, {op.coords(terms[role], 'r0')}, {ready}, "
