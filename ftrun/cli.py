@@ -277,7 +277,8 @@ def bench_kernels(
     if unknown:
         raise FtrunError(f"bench filters take model and system only; got {', '.join(sorted(unknown))}")
     models = [m for m in KERNEL_MODELS if m in filters.get("model", {m})]
-    systems = [s for s in bench.PEERS if s in filters.get("system", {s})] or sorted(filters["system"])
+    wanted = filters.get("system", set(bench.PEERS))
+    systems = [s for s in bench.PEERS if s in wanted] + sorted(set(wanted) - set(bench.PEERS))
     rows = bench.bench(models, seqlen or [4096], systems, scale)
     render.line(bench.render(rows))
 
