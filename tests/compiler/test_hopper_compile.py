@@ -206,3 +206,68 @@ def test_triton36_compiles_its_own_spelling(tmp_path):
         assert results and all(r["triton"].startswith("3.6") for r in results.values())
         for r in results.values():
             check_design(r)
+
+
+# --- the host side, on CPU tensors: descriptors, grid, launch plumbing ---
+
+def _module(source, tmp_path):
+    from compiler.launch.loader import load_module
+
+    return load_module(source.name, source.source, tmp_path / "kernels")
+
+
+def test_descriptors_and_grid(tmp_path):
+    """The wrapper builds one TMA descriptor per operand with the box of the config, keeps pointer
+    arguments for the rest, and gives the grid of the Triton path (longest tiles first is in-kernel)."""
+    c = compile_plan("h2o", DIMS, tmp_path)
+    row = next(s for s in c.sources if s.name == "h2o_k0")
+    module = _module(row, tmp_path)
+    tensors = _tensors_for(c, row)
+    grid, args = module.arguments(*tensors, BLOCK_M=128, BLOCK_N=64, num_stages=3)
+    assert grid == (2, 4)  # 200 queries in 128-row programs, 4 heads
+    q_desc, k_desc, v_desc = args[:3]
+    assert q_desc.block_shape == [1, 64, 1, 64] and k_desc.block_shape == [1, 64, 1, 64]
+    assert q_desc.base is tensors[0] and list(q_desc.shape) == list(tensors[0].shape)
+    assert args[-3:] == (128, 64, 3)
+
+
+def test_a_tensor_tma_cannot_describe_is_copied(tmp_path):
+    import torch
+
+    c = compile_plan("attn", DIMS, tmp_path)
+    module = _module(c.sources[0], tmp_path)
+    q, k, v, out = _tensors_for(c, c.sources[0])
+    # the same values with the head dim strided: TMA needs it contiguous, so the wrapper copies
+    wide = torch.empty(*q.shape[:-1], 2 * q.shape[-1], dtype=q.dtype)[..., ::2]
+    wide.copy_(q)
+    (_, (q_desc, *_)) = module.arguments(wide, k, v, out, BLOCK_M=128, BLOCK_N=128, num_stages=2)
+    assert q_desc.base is not wide and q_desc.base.is_contiguous() and torch.equal(q_desc.base, q)
+    # a size-1 dim with a stride TMA could not take keeps its data and gets an aligned stride
+    (_, (q_desc, *_)) = module.arguments(q, k, v, out, BLOCK_M=128, BLOCK_N=128, num_stages=2)
+    assert q_desc.base is q and all(s * 2 % 16 == 0 for s in q_desc.strides[:-1])
+
+
+def _tensors_for(c, source):
+    import torch
+
+    from compiler.ir.dtypes import to_torch
+
+    return [torch.randn(t.shape).to(to_torch(t.dtype)) for t in source.tensors]
+
+
+def test_launch_plumbing():
+    """Direct launches (launch/direct.py) key on tensors: descriptor arguments keep Triton's path; a pinned
+    config that a Hopper program cannot take is not used for it."""
+    from compiler.autotune.space import Config, fits
+    from compiler.launch.direct import Direct
+
+    class Compiled:
+        run = function = packed_metadata = None
+
+    class Cuda:
+        is_cuda = True
+
+    with mock.patch("compiler.launch.direct._run_matches", return_value=True):
+        assert Direct.after(Compiled(), [Cuda()], (object(),)) is None
+    assert fits("hopper-row", Config(128, 64, 4, 3)) and not fits("hopper-row", Config(64, 64, 4, 3))
+    assert fits("row", Config(64, 64, 4, 3)) and candidates("hopper-column", "cuda")[0].block_m == 128
