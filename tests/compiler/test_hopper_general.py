@@ -45,6 +45,15 @@ def test_every_kernel_gets_a_source_or_a_reason(spec, tmp_path):
         assert not chosen and any("power of two" in r.reason for r in c.plan.rejected)
 
 
+def test_tiles_that_overflow_shared_memory_are_declined(tmp_path):
+    """head_dim 256: Q, K and V tiles of a row pass need 256 KB or more in every candidate config; the
+    column pass (no V) fits."""
+    spec = Spec(stats=("col_sum",), head_dim=256, q_len=70, kv_len=70)
+    c = codegen(Program(spec), make_inputs(spec), tmp_path)
+    reasons = {r.candidate.split()[1]: r.reason for r in c.plan.rejected if r.candidate.startswith("emit ")}
+    assert "shared memory" in reasons["prog_k0"] and {s.name for s in c.sources if s.tune_role} == {"prog_k1"}
+
+
 def test_a_score_sized_log_input_is_declined(tmp_path):
     c = codegen(LogBias(), log_bias_inputs(2, 40, 16), tmp_path)
     assert not any(s.tune_role for s in c.sources)

@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 
 from compiler.analysis.axes import AxisInfo
+from compiler.autotune.space import candidates
 from compiler.fusion.plan import KernelPlan
 from compiler.ir.layout import Layout
 from compiler.ir.node import Node, upstream
@@ -152,7 +153,8 @@ def find_operands(k: KernelPlan, axes: AxisInfo) -> Operands:
         elif acc.sink.op not in (Op.SUM, Op.MAX, Op.MIN, Op.ANY):
             raise Decline(f"no Hopper form for a {acc.sink.op.name.lower()} accumulator")
     found = Operands(a, b, v, key)
-    if found.smem_bytes(128, 64, 2) > SMEM_LIMIT:
-        raise Decline(f"its tiles need {math.ceil(found.smem_bytes(128, 64, 2) / 1024)} KB of shared memory "
-                      f"even at 128x64 with two stages (limit {SMEM_LIMIT // 1024} KB)")
+    need = min(found.smem_bytes(c.block_m, c.block_n, c.num_stages) for c in candidates(f"hopper-{k.role}", "cuda"))
+    if need > SMEM_LIMIT:
+        raise Decline(f"its tiles need {math.ceil(need / 1024)} KB of shared memory in the smallest candidate "
+                      f"config (limit {SMEM_LIMIT // 1024} KB)")
     return found
