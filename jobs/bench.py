@@ -49,7 +49,7 @@ def bench_case(model: str, seqlen: int, system_name: str, scale: str = "full", t
         return row
     call = lambda: work.fn(*work.inputs)  # noqa: E731
     row.ms = time_callable(call, device, timing)["median"]
-    if profile and system_name.startswith("flashtensor") and device.type == "cuda":
+    if profile and system_name == "flashtensor" and device.type == "cuda":
         row.kernels = kernel_times(call)
     return row
 
@@ -85,12 +85,12 @@ def bench(models: list[str], seqlens: list[int], systems: list[str], scale: str 
 
 def render(rows: list[BenchRow]) -> str:
     """Times per case and system, the ratio of each to ours, then our per-kernel times."""
-    lines = [f"{'case':>8} {'seq':>6} {'system':>18} {'ms':>9} {'vs ours':>8}  note"]
+    lines = [f"{'case':>8} {'seq':>6} {'system':>12} {'ms':>9} {'vs ours':>8}  note"]
     ours = {(r.model, r.seqlen): r.ms for r in rows if r.system == "flashtensor" and r.ms}
     for r in rows:
         ratio = f"{r.ms / ours[(r.model, r.seqlen)]:.2f}x" if r.ms and (r.model, r.seqlen) in ours else ""
         ms = f"{r.ms:.4f}" if r.ms else "-"
-        lines.append(f"{r.model:>8} {r.seqlen:>6} {r.system:>18} {ms:>9} {ratio:>8}  {r.note}")
+        lines.append(f"{r.model:>8} {r.seqlen:>6} {r.system:>12} {ms:>9} {ratio:>8}  {r.note}")
     for r in rows:
         if r.kernels:
             parts = ", ".join(f"{name} {ms:.4f}" for name, ms in r.kernels)
