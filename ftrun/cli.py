@@ -6,7 +6,6 @@ Heavy imports (torch, matplotlib, submitit) happen inside the library functions 
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from ftrun.boundary import checked_runs, command, output_dir, output_file
 from ftrun.errors import FtrunError, choose
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
@@ -29,66 +29,10 @@ RunsOption = Annotated[Path | None, typer.Option(
 Config = Annotated[Path | None, typer.Option("--config", help="ftrun.toml [default: ./ftrun.toml, ~/.config/ftrun]")]
 
 
-def command(fn):
-    """The error boundary: whatever the user can cause (bad input, a file system that refuses, a damaged
-    store) ends as one red line and exit status 1, never a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        import sqlite3
-
-        from ftrun import render
-        from results.case import SpecError
-        from results.files import FileFormatError, StoreError
-
-        try:
-            return fn(*args, **kwargs)
-        except (FtrunError, StoreError, SpecError, FileFormatError) as e:
-            render.error(str(e))
-        except OSError as e:
-            render.error(_os_error(e))
-        except sqlite3.Error as e:
-            render.error(f"the index database failed ({e}); `ftrun results rebuild` rebuilds it from the files")
-        raise typer.Exit(1)
-
-    return wrapper
-
-
-def _os_error(e: OSError) -> str:
-    import errno
-
-    where = f" {e.filename}" if e.filename else ""
-    if e.errno == errno.ENOSPC:
-        return f"no space left on the device of{where}: free some space; finished results are kept"
-    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"not allowed to write or read{where} ({e.strerror}): check the permissions or choose --runs-dir"
-    return f"{e.strerror or e}{':' + where if where else ''}"
-
-
 def _settings(config: Path | None, runs_dir: Path | None):
     from ftrun.settings import load_settings
 
-    settings = load_settings(config, runs_dir)
-    root = settings.runs.root
-    if root.exists() and not root.is_dir():
-        raise FtrunError(f"runs folder {root} is a file, not a folder: give a folder with --runs-dir "
-                         "(or runs_dir in ftrun.toml)")
-    return settings
-
-
-def _output_file(path: Path, what: str) -> Path:
-    """A file the command will write: not a folder, and its folder can be made."""
-    if path.is_dir():
-        raise FtrunError(f"{what} {path} is a folder: give a file name, e.g. {path / 'results.csv'}")
-    if path.parent.exists() and not path.parent.is_dir():
-        raise FtrunError(f"{what} {path}: {path.parent} is a file, not a folder")
-    return path
-
-
-def _output_dir(path: Path | None, what: str) -> Path | None:
-    if path is not None and path.exists() and not path.is_dir():
-        raise FtrunError(f"{what} {path} is a file: give a folder")
-    return path
+    return checked_runs(load_settings(config, runs_dir))
 
 
 @app.command()
@@ -185,7 +129,7 @@ def plot(
     from ftrun.figures import plot as draw
 
     settings = _settings(config, runs_dir)
-    for path in draw(experiment, settings.runs, _output_dir(out, "--out"), source):
+    for path in draw(experiment, settings.runs, output_dir(out, "--out"), source):
         render.line(str(path))
 
 
@@ -341,9 +285,14 @@ def bench_kernels(
     unknown = set(filters) - {"model", "system"}
     if unknown:
         raise FtrunError(f"bench filters take model and system only; got {', '.join(sorted(unknown))}")
-    overrides = _dims(dim or [])
+    try:
+        overrides = bench.parse_dims(dim or [])
+    except ValueError as e:
+        raise FtrunError(str(e)) from None
     models = [m for m in KERNEL_MODELS if m in filters.get("model", {m})]
-    systems = [s for s in bench.PEERS if s in filters.get("system", {s})] or sorted(filters["system"])
+    wanted = filters.get("system", set(bench.PEERS))
+    # the default peers in their order, then any other system the filters name (flashtensor-hopper, ...)
+    systems = [s for s in bench.PEERS if s in wanted] + sorted(set(wanted) - set(bench.PEERS))
     specs = [bench.bench_spec(m, n, s, scale, overrides, dtype) for m in models for n in seqlen or [4096]
              for s in systems]
     render.note(f"{len(specs)} runs at the {scale} scale on {local_device()}: each checked against float64, "
@@ -351,18 +300,6 @@ def bench_kernels(
     rows = bench.bench(specs, logit_scale, lambda row, s: render.note(
         f"  {row.model}@{row.seqlen} {row.system}: {row.note.split(' (')[0] or 'timed'} ({s:.0f} s)"))
     render.line(bench.render(rows))
-
-
-def _dims(items: list[str]) -> dict[str, int]:
-    valid = ("batch", "heads", "kv_heads", "head_dim", "q_len", "kv_len")
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        choose("dimension", key, valid)
-        if not sep or not value.isdigit() or int(value) <= 0:
-            raise FtrunError(f"--dim {item!r}: expected {key}=POSITIVE_INTEGER")
-        out[key] = int(value)
-    return out
 
 
 @results_app.command("export")
@@ -378,7 +315,7 @@ def results_export(
     from results.export import export_csv
 
     settings = _settings(config, runs_dir)
-    _output_file(csv, "--csv")
+    output_file(csv, "--csv")
     n = export_csv(settings.runs, csv, all_attempts)
     render.line(f"wrote {n} rows to {csv}")
 

@@ -9,3 +9,10 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
   "$PY" -m pip install -q torch==2.13.0
 fi
 "$PY" -m pip install -q -e ".[dev,baselines]"
+# Triton 3.6 alone, the GPU machine's version, beside the project's newer one: the tests compile the Hopper
+# target's Gluon sources with its API too (tests/compiler/test_hopper_compile.py)
+if [ ! -x .venv-triton36/bin/python ]; then
+  echo "installing triton 3.6 into .venv-triton36 (for the Gluon API check)" >&2
+  "$PY" -m venv .venv-triton36
+  .venv-triton36/bin/python -m pip install -q 'triton==3.6.*'
+fi
