@@ -37,11 +37,13 @@ def command(fn):
         import sqlite3
 
         from ftrun import render
+        from jobs.case import CaseError
+        from jobs.plugins import PluginError
         from results.files import StoreError
 
         try:
             return fn(*args, **kwargs)
-        except (FtrunError, StoreError) as e:
+        except (FtrunError, StoreError, PluginError, CaseError) as e:
             render.error(str(e))
         except OSError as e:
             render.error(_os_error(e))
@@ -64,15 +66,19 @@ def _os_error(e: OSError) -> str:
 
 
 def _settings(config: Path | None, runs_dir: Path | None):
+    """The settings, with their plug-ins active in this process (imported when first needed)."""
     from ftrun.settings import load_settings
+    from jobs import plugins
 
-    return load_settings(config, runs_dir)
+    settings = load_settings(config, runs_dir)
+    plugins.activate(settings.plugins, settings.experiments)
+    return settings
 
 
 @app.command()
 @command
 def submit(
-    experiment: Annotated[str, typer.Argument(help="fig12, fig13, fig14 or smoke")],
+    experiment: Annotated[str, typer.Argument(help="fig12, fig13, fig14, smoke, or one of ftrun.toml / plug-ins")],
     cluster: Annotated[str | None, typer.Option("--cluster", "-c", help="a cluster of ftrun.toml, or local")] = None,
     scale: Annotated[
         str | None, typer.Option(help="full, small or tiny [default: full on a GPU, small without]")] = None,
@@ -167,17 +173,43 @@ def plot(
 
 @app.command("list")
 @command
-def list_things():
-    """List experiments, systems, models and scales."""
-    from ftrun import render
-    from jobs.experiments import experiments
-    from jobs.spec import KERNEL_MODELS, SCALES
-    from jobs.systems import systems
+def list_things(config: Config = None):
+    """List experiments, cases, systems (and whether each can run on this machine) and scales.
 
-    render.rows_table("experiments", ["name", "about"], [[e.name, e.about] for e in experiments().values()])
-    render.rows_table("scales", ["name", "about"], [[s.name, s.about] for s in SCALES.values()])
-    render.line(f"systems: {', '.join(systems())}")
-    render.line(f"models: {', '.join(KERNEL_MODELS)}")
+    Plug-ins of ftrun.toml ([plugins]) and of installed packages (entry points) are listed with their origin.
+    """
+    from ftrun import inventory, render
+
+    _settings(config, None)
+    for title, columns, rows in inventory.tables():
+        render.rows_table(title, columns, rows)
+
+
+@app.command("compile")
+@command
+def compile_case(
+    target: Annotated[str, typer.Argument(help="a case name, or FILE.py:NAME (a Case, a case of CASES, or a module)")],
+    scale: Annotated[str | None, typer.Option(help="full, small or tiny [default: full on a GPU, small without]")] \
+        = None,
+    explain: Annotated[bool, typer.Option("--explain", help="kernels, what stays in torch and why, sources")] = False,
+    dump_after: Annotated[str | None, typer.Option(
+        "--dump-after", help="print the product of one compiler step (capture ... launch)")] = None,
+    source: Annotated[bool, typer.Option("--source", help="print the generated Triton source")] = False,
+    config: Config = None,
+):
+    """Compile one case with the embedded compiler and check it against float64 (no GPU: Triton's interpreter).
+
+    [bold]Examples[/]
+      ftrun compile h2o
+      ftrun compile my_variants.py:WindowedH2O --dump-after plan
+      ftrun compile windowed_h2o --explain
+    """
+    from ftrun import render
+    from ftrun.compiling import CompileRequest, compile_case
+
+    _settings(config, None)
+    for block in compile_case(CompileRequest(target, scale, explain, dump_after, source)):
+        render.text(block)
 
 
 @app.command()

@@ -47,8 +47,9 @@ FINAL = {"DONE", "NS", "OOM", "TLE"}
 
 
 @pytest.fixture
-def work(cluster, tmp_path, monkeypatch):
-    (tmp_path / "ftrun.toml").write_text(CONFIG.format())
+def work(cluster, tmp_path, monkeypatch, plugins_table):
+    # the fake systems and fault campaigns reach the Slurm tasks as a user's plug-ins do: named here
+    (tmp_path / "ftrun.toml").write_text(plugins_table + CONFIG.format())
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -278,8 +279,8 @@ def test_status_without_sacct_is_degraded_and_never_declares_a_pending_task_lost
     assert states(work) == {("attn", "torch"): "DONE", ("h2o", "torch"): "DONE"}
 
 
-def test_bad_slurm_input_is_one_line_and_submits_nothing(work, tmp_path_factory):
-    (work / "bad.toml").write_text('[clusters.v100]\nkind = "slurm"\npartition = "v100"\n')
+def test_bad_slurm_input_is_one_line_and_submits_nothing(work, tmp_path_factory, plugins_table):
+    (work / "bad.toml").write_text(plugins_table + '[clusters.v100]\nkind = "slurm"\npartition = "v100"\n')
     out = ftrun("submit", "quick", "--cluster", "v100", "--config", work / "bad.toml", check=False)
     assert out.returncode == 1 and "Slurm has no partition 'v100'; partitions: a100, h100" in out.stderr
     empty = tmp_path_factory.mktemp("nobin")
