@@ -96,13 +96,13 @@ def experiments_of(tables: dict, where: str) -> dict:
     out = {}
     for name, t in tables.items():
         if name in EXPERIMENTS:
-            raise FtrunError(f"{where} [experiments.{name}]: {name} is a built-in experiment; choose another name")
+            raise FtrunError(f"{where} experiments.{name}: {name} is a built-in experiment; choose another name")
         dims = t.get("dims", {})
         if "kv_heads" in dims and dims.get("heads", dims["kv_heads"]) % dims["kv_heads"]:
-            raise FtrunError(f"{where} [experiments.{name}].dims: heads ({dims.get('heads')}) must be a multiple "
+            raise FtrunError(f"{where} experiments.{name}.dims: heads ({dims.get('heads')}) must be a multiple "
                              f"of kv_heads ({dims['kv_heads']})")
         if t.get("figure") == "fig13" and len(t["models"]) > 1:
-            raise FtrunError(f"{where} [experiments.{name}]: a fig13 sweep draws one case, found "
+            raise FtrunError(f"{where} experiments.{name}: a fig13 sweep draws one case, found "
                              f"{len(t['models'])}; make one experiment per case")
         part = Part(t.get("part", "kernel"), t["models"], t["systems"], t.get("seqlens", (4096,)))
         out[name] = Experiment(name, t.get("about", f"{name} (ftrun.toml)"), (part,), t.get("scale"),

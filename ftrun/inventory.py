@@ -9,6 +9,18 @@ from jobs.spec import SCALES
 from jobs.systems import REGISTRY, get_system, systems
 
 
+def _short(where: str) -> str:
+    """A plug-in's origin, relative to the working folder where it lies below it."""
+    import os
+
+    head, sep, tail = where.partition(" ")
+    try:
+        rel = os.path.relpath(head)
+    except ValueError:
+        return where
+    return (rel if not rel.startswith("..") else head) + sep + tail
+
+
 def tables() -> list[tuple[str, list[str], list[list[str]]]]:
     return [experiment_table(), case_table(), system_table(), scale_table()]
 
@@ -16,7 +28,7 @@ def tables() -> list[tuple[str, list[str], list[list[str]]]]:
 def experiment_table():
     rows = []
     for e in experiments().values():
-        where = "built-in" if e.name in EXPERIMENTS else plugins.origin("experiment", e.name)
+        where = "built-in" if e.name in EXPERIMENTS else _short(plugins.origin("experiment", e.name))
         rows.append([e.name, e.about, ", ".join(e.models()), where])
     return "experiments", ["name", "about", "cases", "from"], rows
 
@@ -25,7 +37,7 @@ def case_table():
     rows = []
     for name in plugins.case_names():
         case = plugins.case(name)
-        where = "built-in" if not plugins.is_plugin_case(name) else plugins.origin("case", name)
+        where = "built-in" if not plugins.is_plugin_case(name) else _short(plugins.origin("case", name))
         rows.append([name, case.about, ", ".join(o.name for o in case.outputs), where])
     return "cases", ["name", "about", "outputs", "from"], rows
 
@@ -33,7 +45,7 @@ def case_table():
 def system_table():
     rows = []
     for name in systems():
-        where = "built-in" if name in REGISTRY else plugins.origin("system", name)
+        where = "built-in" if name in REGISTRY else _short(plugins.origin("system", name))
         ok, why = runs_here(name)
         rows.append([name, "yes" if ok else "no", why, where])
     return "systems", ["name", "runs here", "why / how", "from"], rows

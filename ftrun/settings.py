@@ -99,10 +99,10 @@ def load_settings(config: Path | None = None, runs_dir: Path | None = None) -> S
     plugins = _plugins(data.get("plugins") or {}, path)
     clusters = {"local": LOCAL}
     for name, table in (data.get("clusters") or {}).items():
-        where = f"{path} [clusters.{name}]"
+        where = f"{path}: clusters.{name}"
         if table.get("kind", "local") == "slurm" and not table.get("partition"):
             raise FtrunError(f"{where}: a slurm cluster needs a partition; add partition = \"NAME\"")
-        check_system_names(table.get("time_limits") or {}, f"{where} time_limits", plugins)
+        check_system_names(table.get("time_limits") or {}, f"{where}.time_limits", plugins)
         clusters[name] = Cluster(name=name, **table)
     if runs_dir is None:
         configured = data.get("runs_dir")
@@ -111,7 +111,7 @@ def load_settings(config: Path | None = None, runs_dir: Path | None = None) -> S
     if default not in clusters:
         raise FtrunError(f"{path}: default_cluster {default!r} is not defined; defined: {', '.join(clusters)}")
     return Settings(clusters, RunsDir(Path(runs_dir)), default, path, plugins,
-                    experiments_of(data.get("experiments") or {}, str(path)))
+                    experiments_of(data.get("experiments") or {}, f"{path}:"))
 
 
 def _plugins(table: dict, path: Path | None) -> PluginSpec:

@@ -150,6 +150,8 @@ class Case:
 def _wanted(program: Callable, dims: dict) -> dict:
     """The dims that `program` takes as keyword arguments (all of them if it takes **kwargs)."""
     target = program.__init__ if inspect.isclass(program) else program
+    if (getattr(target, "__module__", None) or "").startswith("torch"):
+        return {}  # a module without its own __init__ (nn.Module's takes *args, **kwargs): no dims
     try:
         params = inspect.signature(target).parameters.values()
     except (TypeError, ValueError):

@@ -7,7 +7,10 @@ plug-in: one PluginError line naming its file and what to change, before anythin
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
+import logging
 
 from jobs.plugins import PluginError
 
@@ -46,10 +49,26 @@ def _check(case, source: str, export: bool) -> None:
     if not export:
         return
     try:
-        torch.export.export(program, inputs)
+        with _quiet():
+            torch.export.export(program, inputs)
     except Exception as e:  # noqa: BLE001
         raise PluginError(f"{where} cannot be captured by torch.export ({_first(e)}); the compilers need one "
                           "graph: avoid Python branches on tensor values, .item() and data-dependent shapes") from None
+
+
+@contextlib.contextmanager
+def _quiet():
+    """torch.export prints the graph and logs warnings when it fails: the user gets our one line instead."""
+    loggers = [logging.getLogger(name) for name in ("torch", "torch.fx.experimental.symbolic_shapes")]
+    levels = [logger.level for logger in loggers]
+    try:
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def _shape() -> str:

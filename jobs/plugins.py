@@ -111,7 +111,7 @@ def load(spec: PluginSpec, toml_experiments: dict | None = None) -> Plugins:
         module = _import(name, f"module {name!r} of [plugins] in {spec.where or 'ftrun.toml'}")
         _take_module(found, module, _file_of(module))
     for path in spec.paths:
-        module = import_file(Path(path), spec.where)
+        module = import_file(Path(path), spec.where or "ftrun.toml")
         _take_module(found, module, path)
     _take_entry_points(found)
     for name, experiment in (toml_experiments or {}).items():
@@ -130,8 +130,9 @@ def _import(name: str, what: str):
 def import_file(path: Path, where: str = ""):
     """Import a plug-in file or package folder (its folder joins sys.path); PluginError if it cannot be."""
     if not path.exists():
-        raise PluginError(f"plug-in {path} (from [plugins] paths in {where or 'ftrun.toml'}) does not exist; "
-                          "fix the path (relative to the ftrun.toml) or remove it")
+        source = f" (from [plugins] paths in {where})" if where else ""
+        raise PluginError(f"plug-in {path}{source} does not exist; fix the path (relative to the ftrun.toml) "
+                          "or remove it")
     package = path.is_dir()
     if package and not (path / "__init__.py").is_file():
         raise PluginError(f"plug-in folder {path} has no __init__.py; give a package or its .py files")
@@ -197,10 +198,9 @@ def _add(found: Plugins, kind: str, name, value, where: str) -> None:
     from jobs.systems import REGISTRY
     from results.case import SpecError, check_name
 
-    expected = {"case": Case, "experiment": Experiment}.get(kind)
-    if expected is not None and not isinstance(value, expected):
-        raise PluginError(f"plug-in {where}: a {kind} must be a {expected.__module__.split('.')[0]}."
-                          f"{expected.__name__}, found {type(value).__name__}")
+    expected = {"case": (Case, "an ftrun.Case"), "experiment": (Experiment, "a jobs.experiments.Experiment")}
+    if kind in expected and not isinstance(value, expected[kind][0]):
+        raise PluginError(f"plug-in {where}: a {kind} must be {expected[kind][1]}, found {type(value).__name__}")
     if kind == "system" and not callable(value):
         raise PluginError(f"plug-in {where}: system {name!r} must be a System class or a function returning "
                           f"one, found {type(value).__name__}")
