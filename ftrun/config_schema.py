@@ -105,6 +105,7 @@ def experiments_of(tables: dict, where: str) -> dict:
             raise FtrunError(f"{where} experiments.{name}: a fig13 sweep draws one case, found "
                              f"{len(t['models'])}; make one experiment per case")
         part = Part(t.get("part", "kernel"), t["models"], t["systems"], t.get("seqlens", (4096,)))
-        out[name] = Experiment(name, t.get("about", f"{name} (ftrun.toml)"), (part,), t.get("scale"),
+        about = t.get("about") or f"{', '.join(part.models)} × {', '.join(part.systems)}"
+        out[name] = Experiment(name, about, (part,), t.get("scale"),
                                t.get("figure", "fig12"), dims=dims, dtype=t.get("dtype"))
     return out

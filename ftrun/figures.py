@@ -6,9 +6,11 @@ import importlib
 from pathlib import Path
 
 from ftrun.errors import FtrunError, choose
+from jobs import plugins
 from jobs.experiments import EXPERIMENTS, Experiment, experiments
 from jobs.experiments import experiment as find_experiment
 from jobs.spec import SCALES
+from results.case import CaseSpec
 from results.index import Index
 from results.paper import paper_rows
 from results.rows import Row
@@ -42,12 +44,26 @@ def select(rows: list[Row], experiment: str) -> tuple[list[Row], list[str], list
                 keep = r.figure == experiment
             else:
                 keep = r.part == part.part and r.model in part.models and r.system in part.systems \
-                    and r.length in part.seqlens
+                    and r.length in part.seqlens and is_current(r)
             if keep and r not in chosen:
                 chosen.append(r)
     if any(r.source == "paper" for r in chosen) and "flashtensor-paper" not in systems:
         systems.append("flashtensor-paper")
     return chosen, models, systems
+
+
+def is_current(row: Row) -> bool:
+    """Whether a plug-in case's row was measured with its source as it is now (an edited variant's older
+    results stay in the store under their own keys, and are never drawn beside the new ones)."""
+    if row.source != "ftrun" or not plugins.is_plugin_case(row.model):
+        return True
+    try:
+        options = plugins.case_options(row.model)
+    except KeyError:
+        return True  # the plug-in is not loaded here: nothing to tell versions apart by
+    spec = CaseSpec(row.part, row.model, row.system, tuple(sorted(row.dims.items())), row.dtype, row.device,
+                    row.scale, options=options)
+    return spec.key == row.key
 
 
 def plot(experiment: str, runs: RunsDir, out_dir: Path | None, source: str = "measured") -> list[Path]:
@@ -79,6 +95,11 @@ def draw_own(exp: Experiment, rows: list[Row], models: list[str], systems: list[
         return fig13.draw(rows, models, systems, out, name=exp.name, title=f"{exp.name}: {exp.about}")
     from plots.bars import bar_figure
 
+    lengths = sorted({r.length for r in rows})
+    if len(lengths) > 1:
+        # one panel per case and length: the panels of fig12 are per case
+        models = [f"{m} @{n}" for m in models for n in lengths]
+        rows = [r.with_(model=f"{r.model} @{r.length}") for r in rows]
     paths = []
     for part in dict.fromkeys(r.part for r in rows):
         part_rows = [r for r in rows if r.part == part]

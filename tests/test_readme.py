@@ -1,6 +1,7 @@
 """The README's examples run as a user would type them: each section's `console` block in order, in a
 fresh folder holding the files that section writes out (a code block whose first line is `# FILE`)."""
 
+import csv
 import re
 import shlex
 from pathlib import Path
@@ -72,3 +73,8 @@ def test_benchmark_your_own_variant(tmp_path, monkeypatch):
     ran = re.findall(r"(DONE|NS|FAIL\S*) kernel/(\w+)/(\w+)", again)
     assert ran and {model for _, model, _ in ran} == {"sink_window"}, again
     assert {system for _, _, system in ran} == {"torch", "inductor", "flex", "flashtensor"}
+    # the figure draws the new version only: one row per system, not one per version
+    run_all([["ftrun", "plot", "mine", "--out", "my-figures"]])
+    rows = list(csv.DictReader(figure.with_suffix(".csv").open()))
+    assert sorted(r["system"] for r in rows if r["model"] == "sink_window") == sorted(
+        ["torch", "inductor", "flex", "flashtensor"])
