@@ -183,3 +183,23 @@ def test_compile_a_file_class_and_a_named_case(user):
 def test_compile_bad_input_is_one_line(user, args, message):
     result = invoke(*args)
     assert result.exit_code == 1 and message in " ".join(result.output.split()), result.output
+
+
+def test_list_says_whether_a_plugin_system_runs_here(user):
+    (user / "variant.py").write_text(VARIANT + textwrap.dedent('''
+        from jobs.systems.base import System
+
+        class Moon(System):
+            def unavailable(self):
+                return "needs the moon"
+
+        class Here(System):
+            def compile(self, program, inputs, spec):
+                return program
+
+        SYSTEMS = {"moon": Moon, "here": Here}
+        '''))
+    result = invoke("list")
+    lines = [" ".join(line.replace("│", " ").split()) for line in result.output.splitlines()]
+    assert result.exit_code == 0, result.output
+    assert "moon no needs the moon variant.py" in lines and "here yes variant.py" in lines, result.output
