@@ -203,3 +203,26 @@ def test_list_says_whether_a_plugin_system_runs_here(user):
     lines = [" ".join(line.replace("│", " ").split()) for line in result.output.splitlines()]
     assert result.exit_code == 0, result.output
     assert "moon no needs the moon variant.py" in lines and "here yes variant.py" in lines, result.output
+
+
+def test_a_plugin_experiment_is_drawn_under_its_own_name(tmp_path):
+    from ftrun.figures import draw_own
+    from jobs.experiments import Experiment, Part
+    from results.rows import Row
+
+    def row(model, system, seqlen, ms=None, state="DONE"):
+        dims = {"batch": 1, "heads": 32, "kv_heads": 8, "head_dim": 128, "q_len": seqlen, "kv_len": seqlen}
+        return Row("kernel", model, system, "h100", seqlen, state, dims, median_ms=ms, p10_ms=ms, p90_ms=ms)
+
+    rows = [row("doubled", "torch", n, 2.0 * n / 1024) for n in (1024, 2048)]
+    rows += [row("doubled", "flashtensor", n, 0.5 * n / 1024) for n in (1024, 2048)]
+    rows += [row("doubled", "flex", n, state="NS") for n in (1024, 2048)]
+    bars = Experiment("mine", "mine", (Part("kernel", ("doubled",), ("torch", "flex", "flashtensor"), (1024, 2048)),))
+    paths = draw_own(bars, rows, ["doubled"], ["torch", "flex", "flashtensor"], tmp_path)
+    assert [p.name for p in paths] == ["mine-kernel.pdf", "mine-kernel.png", "mine-kernel.csv"]
+    plotted = (tmp_path / "mine-kernel.csv").read_text()
+    # one panel per case and length, the compiler's speedup over the best baseline, NS where flex made no time
+    assert "doubled @1024" in plotted and "doubled @2048" in plotted and ",NS," in plotted and ",4.0" in plotted
+    sweep = Experiment("sweep", "doubled across lengths", bars.parts, figure="fig13")
+    assert [p.name for p in draw_own(sweep, rows, ["doubled"], ["torch", "flashtensor"], tmp_path)][0] == \
+        "sweep.pdf"
