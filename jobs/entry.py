@@ -20,6 +20,7 @@ import torch
 
 from jobs.cases import kernel_case
 from jobs.check import WrongResult, check_outputs, nan_filled_allocations
+from jobs.plugins import PluginError
 from jobs.provenance import provenance
 from jobs.spec import KERNEL_MODELS
 from jobs.systems import NotSupported, get_system
@@ -61,6 +62,9 @@ def planned_case(spec: CaseSpec):
     except KeyError:
         raise CaseFailure("compile_error", f"case {spec.model!r} is not known here: its plug-in was not loaded "
                           "(is the plug-in file reachable from this node?)") from None
+    except PluginError as e:
+        # the same plug-ins fail the same way on every retry: final, with the loader's one line
+        raise CaseFailure("compile_error", f"the plug-ins could not be loaded here: {e}") from None
     planned = spec.option("source")
     if planned is not None and case.source_hash() != planned:
         raise CaseFailure("compile_error", f"the source of case {spec.model} ({case.origin()}) changed after "

@@ -226,3 +226,18 @@ def test_a_plugin_experiment_is_drawn_under_its_own_name(tmp_path):
     sweep = Experiment("sweep", "doubled across lengths", bars.parts, figure="fig13")
     assert [p.name for p in draw_own(sweep, rows, ["doubled"], ["torch", "flashtensor"], tmp_path)][0] == \
         "sweep.pdf"
+
+
+def test_a_plugin_that_cannot_load_on_the_node_is_a_final_failure(user, runs_dir):
+    from jobs.experiments import Experiment, Part, expand
+    from jobs.spec import SCALES
+
+    spec = plugins.PluginSpec(paths=(str(user / "variant.py"),))
+    with plugins.using(spec):
+        case = expand(Experiment("x", "", (Part("kernel", ("doubled",), ("torch",)),)), SCALES["tiny"], "cpu")[0]
+    (user / "variant.py").rename(user / "moved.py")
+    sys.modules.pop("variant", None)
+    cfg = ChunkRun(RunsDir(runs_dir), lambda s: 300.0, runs_dir / "chunk.log", plugins=spec.to_json())
+    record = run_chunk([case], cfg)[0]
+    assert record.error_class == "compile_error" and "could not be loaded here" in record.error
+    assert "variant.py" in record.error and "does not exist" in record.error
