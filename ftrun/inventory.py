@@ -65,7 +65,7 @@ def runs_here(name: str) -> tuple[bool, str]:
         return False, f"cannot be created: {type(e).__name__}: {e}"
     if name == "flashtensor" and not _has_gpu() and not module_missing("triton"):
         # a worker without a GPU runs the compiler's kernels in Triton's interpreter (jobs/worker.py)
-        return True, "kernels in Triton's interpreter (no GPU): checked for correctness, never timed"
+        return True, "kernels in Triton's interpreter (no GPU): a correctness check; its times are not GPU times"
     reason = system.unavailable()
     return (False, reason) if reason else (True, "")
 
