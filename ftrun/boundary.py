@@ -21,12 +21,14 @@ def command(fn):
         import sqlite3
 
         from ftrun import render
+        from jobs.case import CaseError
+        from jobs.plugins import PluginError
         from results.case import SpecError
         from results.files import FileFormatError, StoreError
 
         try:
             return fn(*args, **kwargs)
-        except (FtrunError, StoreError, SpecError, FileFormatError) as e:
+        except (FtrunError, StoreError, SpecError, FileFormatError, PluginError, CaseError) as e:
             render.error(str(e))
         except OSError as e:
             render.error(os_error(e))

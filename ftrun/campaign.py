@@ -18,9 +18,11 @@ from ftrun.devices import local_device
 from ftrun.errors import FtrunError, choose
 from ftrun.policy import Decision, decide
 from ftrun.settings import Cluster, Settings
-from jobs.experiments import FILTER_KEYS, experiments
+from jobs import plugins
+from jobs.experiments import FILTER_KEYS, Experiment, experiments
+from jobs.experiments import experiment as lookup_experiment
 from jobs.experiments import plan as expand_plan
-from jobs.spec import KERNEL_MODELS, SCALES
+from jobs.spec import SCALES
 from jobs.systems import BASELINE, systems
 from results.campaigns import Campaign
 from results.case import PARTS, CaseSpec
@@ -46,7 +48,7 @@ class Plan:
 def parse_filters(items: list[str]) -> dict[str, set[str]]:
     """['model=attn', 'model=h2o', 'system=torch'] -> {'model': {'attn', 'h2o'}, 'system': {'torch'}}."""
     filters: dict[str, set[str]] = {}
-    valid_values = {"model": KERNEL_MODELS, "system": tuple(systems()), "part": PARTS}
+    valid_values = {"model": tuple(plugins.case_names()), "system": tuple(systems()), "part": PARTS}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not value:
@@ -58,6 +60,32 @@ def parse_filters(items: list[str]) -> dict[str, set[str]]:
             raise FtrunError(f"seqlen filter {value!r} is not a number (the paper's lengths, e.g. 4096)")
         filters.setdefault(key, set()).add(value)
     return filters
+
+
+def find_experiment(name: str) -> Experiment:
+    found = lookup_experiment(name)
+    if found is None:
+        choose("experiment", name, experiments())
+    return found
+
+
+def check_experiment(experiment: Experiment, settings: Settings) -> None:
+    """Its cases and systems exist, each plug-in case runs (and exports, where a system needs it), and
+    the clusters' time limits name known systems: one line otherwise, before anything is written."""
+    from jobs.case_check import EXPORTING, check_case
+
+    known_cases, known_systems = plugins.case_names(), systems()
+    for model in experiment.models():
+        choose(f"case in experiment {experiment.name}", model, known_cases)
+    for system in experiment.systems():
+        choose(f"system in experiment {experiment.name}", system, known_systems)
+    for cluster in settings.clusters.values():
+        for system in cluster.time_limits:
+            choose(f"system in time_limits of cluster {cluster.name}", system, known_systems)
+    exporting = any(s in EXPORTING for s in experiment.systems())
+    for model in experiment.models():
+        if plugins.is_plugin_case(model):
+            check_case(plugins.case(model), export=exporting)
 
 
 def resolve_device_and_scale(cluster: Cluster, scale: str | None) -> tuple[str, str, list[str]]:
@@ -76,9 +104,10 @@ def resolve_device_and_scale(cluster: Cluster, scale: str | None) -> tuple[str, 
 def make_plan(settings: Settings, experiment: str, cluster_name: str | None, scale: str | None,
               filters: dict[str, set[str]], force: bool = False, weights: Path | None = None,
               in_flight: frozenset[str] = frozenset(), now: datetime | None = None) -> Plan:
-    choose("experiment", experiment, experiments())
+    chosen = find_experiment(experiment)
+    check_experiment(chosen, settings)
     cluster = settings.cluster(cluster_name)
-    device, scale, notes = resolve_device_and_scale(cluster, scale or experiments()[experiment].default_scale)
+    device, scale, notes = resolve_device_and_scale(cluster, scale or chosen.default_scale)
     e2e_options = {}
     if weights is not None:
         if not Path(weights).exists():

@@ -30,15 +30,19 @@ Config = Annotated[Path | None, typer.Option("--config", help="ftrun.toml [defau
 
 
 def _settings(config: Path | None, runs_dir: Path | None):
+    """The settings, with their plug-ins active in this process (imported when first needed)."""
     from ftrun.settings import load_settings
+    from jobs import plugins
 
-    return checked_runs(load_settings(config, runs_dir))
+    settings = checked_runs(load_settings(config, runs_dir))
+    plugins.activate(settings.plugins, settings.experiments)
+    return settings
 
 
 @app.command()
 @command
 def submit(
-    experiment: Annotated[str, typer.Argument(help="fig12, fig13, fig14 or smoke")],
+    experiment: Annotated[str, typer.Argument(help="fig12, fig13, fig14, smoke, or one of ftrun.toml / plug-ins")],
     cluster: Annotated[str | None, typer.Option("--cluster", "-c", help="a cluster of ftrun.toml, or local")] = None,
     scale: Annotated[
         str | None, typer.Option(help="full, small or tiny [default: full on a GPU, small without]")] = None,
@@ -131,21 +135,6 @@ def plot(
     settings = _settings(config, runs_dir)
     for path in draw(experiment, settings.runs, output_dir(out, "--out"), source):
         render.line(str(path))
-
-
-@app.command("list")
-@command
-def list_things():
-    """List experiments, systems, models and scales."""
-    from ftrun import render
-    from jobs.experiments import experiments
-    from jobs.spec import KERNEL_MODELS, SCALES
-    from jobs.systems import systems
-
-    render.rows_table("experiments", ["name", "about"], [[e.name, e.about] for e in experiments().values()])
-    render.rows_table("scales", ["name", "about"], [[s.name, s.about] for s in SCALES.values()])
-    render.line(f"systems: {', '.join(systems())}")
-    render.line(f"models: {', '.join(KERNEL_MODELS)}")
 
 
 @app.command()
@@ -355,6 +344,10 @@ def results_rebuild(runs_dir: RunsOption = None, config: Config = None):
         render.error(f"skipped invalid file {name}: {why}")
     for name, why in report.unreadable:
         render.error(f"could not read {name}: {why}")
+
+
+# the commands about cases (list, compile) live beside this file; importing registers them
+from ftrun import cli_cases  # noqa: E402, F401
 
 
 def main() -> None:

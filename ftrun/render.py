@@ -36,6 +36,11 @@ def line(message: str) -> None:
     out.print(message, soft_wrap=True)
 
 
+def text(block: str) -> None:
+    """Plain text as it is (generated source, IR): no markup, no highlighting."""
+    out.print(block, markup=False, highlight=False, soft_wrap=True)
+
+
 def styled_state(state: str) -> str:
     return f"[{STATE_STYLE.get(state, 'white')}]{state}[/]"
 

@@ -17,6 +17,7 @@ from ftrun import submissions
 from ftrun.backends import slurm
 from ftrun.campaign import Plan
 from ftrun.settings import Cluster, Settings
+from jobs import plugins
 from results.campaigns import PendingArray, Submission, TaskPlan
 from results.index import Index
 from results.runsdir import RunsDir
@@ -109,7 +110,8 @@ def submit(settings: Settings, plan: Plan, chunk_list: list, campaign_id: str) -
         limits = {c.key: cluster.case_limit_s(c.system) * d.limit_scale for c, d in chunk}
         tasks.append(TaskPlan(tuple(c for c, _ in chunk), limits, exclude))
     sub_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    submissions.new_submission(settings.runs, sub_id, campaign_id, cluster.name, cluster.partition, tasks)
+    submissions.new_submission(settings.runs, sub_id, campaign_id, cluster.name, cluster.partition, tasks,
+                               plugins=plugins.active_spec().to_json())
     arrays = top_up(settings.runs, cluster)
     subs, _ = submissions.load(settings.runs)
     submitted = len(next(s for s in subs if s.id == sub_id).task_job_ids())

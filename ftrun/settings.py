@@ -1,17 +1,21 @@
-"""ftrun.toml: clusters and where runs go.
+"""ftrun.toml: clusters, where runs go, plug-ins and the user's own experiments.
 
 Looked up as --config FILE, else ./ftrun.toml, else ~/.config/ftrun/ftrun.toml; without any file the
-built-in `local` cluster (this machine, no Slurm) is all there is. Unknown keys are rejected with the
-list of valid ones, so a typo never silently falls back to a default.
+built-in `local` cluster (this machine, no Slurm) is all there is. The whole file is checked against one
+schema (ftrun/schema.py; the tables are below) before anything is used: a wrong type, a value out of
+range, an unknown key or an unknown system name is one error line, so a typo never silently falls back
+to a default.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from ftrun.config_schema import FILE, check_system_names, experiments_of
 from ftrun.errors import FtrunError
+from jobs.plugins import PluginSpec
 from results.runsdir import RunsDir
 
 if sys.version_info >= (3, 11):
@@ -50,8 +54,6 @@ class Cluster:
         return 60.0 * float(self.time_limits.get(system, self.case_timeout_min))
 
 
-_CLUSTER_KEYS = tuple(f.name for f in fields(Cluster) if f.name != "name")
-_TOP_KEYS = ("runs_dir", "default_cluster", "clusters")
 # this machine: one worker per visible GPU (max_tasks caps the pool), or one on the CPU
 LOCAL = Cluster("local", kind="local", max_tasks=64)
 
@@ -62,6 +64,9 @@ class Settings:
     runs: RunsDir
     default_cluster: str
     source: Path | None
+    plugins: PluginSpec = field(default_factory=PluginSpec)
+    # [experiments.NAME] of ftrun.toml, as jobs.experiments.Experiment
+    experiments: dict = field(default_factory=dict)
 
     def cluster(self, name: str | None) -> Cluster:
         name = name or self.default_cluster
@@ -90,43 +95,30 @@ def load_settings(config: Path | None = None, runs_dir: Path | None = None) -> S
             data = tomllib.loads(path.read_text())
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             raise FtrunError(f"{path} is not valid TOML: {e}") from None
-    _reject_unknown(data, _TOP_KEYS, str(path))
+    data = FILE(data, f"{path or 'ftrun.toml'}:")
+    plugins = _plugins(data.get("plugins") or {}, path)
     clusters = {"local": LOCAL}
     for name, table in (data.get("clusters") or {}).items():
-        clusters[name] = _parse_cluster(name, table, path)
+        where = f"{path}: clusters.{name}"
+        if table.get("kind", "local") == "slurm" and not table.get("partition"):
+            raise FtrunError(f"{where}: a slurm cluster needs a partition; add partition = \"NAME\"")
+        check_system_names(table.get("time_limits") or {}, f"{where}.time_limits", plugins)
+        clusters[name] = Cluster(name=name, **table)
     if runs_dir is None:
         configured = data.get("runs_dir")
         runs_dir = (path.parent / configured) if (configured and path) else Path(DEFAULT_RUNS_DIR)
     default = data.get("default_cluster", "local")
     if default not in clusters:
         raise FtrunError(f"{path}: default_cluster {default!r} is not defined; defined: {', '.join(clusters)}")
-    return Settings(clusters, RunsDir(Path(runs_dir)), default, path)
+    return Settings(clusters, RunsDir(Path(runs_dir)), default, path, plugins,
+                    experiments_of(data.get("experiments") or {}, f"{path}:"))
 
 
-def _reject_unknown(table: dict, valid: tuple[str, ...], where: str) -> None:
-    unknown = sorted(set(table) - set(valid))
-    if unknown:
-        raise FtrunError(f"{where}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(valid)}")
+def _plugins(table: dict, path: Path | None) -> PluginSpec:
+    """[plugins]: module names (searched for beside the file) and paths (relative to the file)."""
+    if not table:
+        return PluginSpec()
+    base = path.parent.resolve() if path else Path.cwd()
+    paths = tuple(str((base / p).resolve()) for p in table.get("paths", ()))
+    return PluginSpec(tuple(table.get("modules", ())), paths, (str(base),), str(path or ""))
 
-
-def _parse_cluster(name: str, table: dict, path: Path | None) -> Cluster:
-    where = f"{path} [clusters.{name}]"
-    if not isinstance(table, dict):
-        raise FtrunError(f"{where}: expected a table of settings, found {type(table).__name__}")
-    _reject_unknown(table, _CLUSTER_KEYS, where)
-    kind = table.get("kind", "local")
-    if kind not in ("local", "slurm"):
-        raise FtrunError(f"{where}: kind must be \"slurm\" or \"local\", found {kind!r}")
-    if kind == "slurm" and not table.get("partition"):
-        raise FtrunError(f"{where}: a slurm cluster needs a partition")
-    for key in ("max_tasks", "cases_per_task", "case_timeout_min", "task_time_min", "cpus", "backoff_s"):
-        if key in table and not (isinstance(table[key], (int, float)) and table[key] > 0):
-            raise FtrunError(f"{where}: {key} must be a positive number, found {table[key]!r}")
-    for system, minutes in (table.get("time_limits") or {}).items():
-        if not (isinstance(minutes, (int, float)) and minutes > 0):
-            raise FtrunError(f"{where}: time_limits.{system} must be a positive number of minutes, found {minutes!r}")
-    if "retries" in table and not (isinstance(table["retries"], int) and table["retries"] >= 0):
-        raise FtrunError(f"{where}: retries must be a non-negative integer, found {table['retries']!r}")
-    values = dict(table)
-    values["setup"] = tuple(values.get("setup", ()))
-    return Cluster(name=name, **values)

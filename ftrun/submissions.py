@@ -56,9 +56,9 @@ class Flight:
 
 
 def new_submission(runs: RunsDir, sub_id: str, campaign: str, cluster: str, partition: str | None,
-                   tasks: list[TaskPlan], timing: dict | None = None) -> Submission:
+                   tasks: list[TaskPlan], timing: dict | None = None, plugins: dict | None = None) -> Submission:
     sub = Submission(sub_id, campaign, cluster, partition, datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                     f"ftrun-{sub_id}", tuple(tasks), timing or {})
+                     f"ftrun-{sub_id}", tuple(tasks), timing or {}, plugins=plugins or {})
     runs.write_submission(sub)
     return sub
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import torch
 
-from jobs.cases.common import Output
+from jobs.case import Output
 
 # (atol, rtol) per input dtype: |out - ref| <= atol + rtol * |ref| elementwise.
 TOLERANCE = {"float16": (1e-2, 1e-2), "bfloat16": (5e-2, 5e-2), "float32": (1e-4, 1e-4)}
@@ -33,7 +33,7 @@ def check_outputs(outputs, specs: tuple[Output, ...], ref: dict, dtype: str) -> 
 
 
 def _check_one(out: torch.Tensor, spec: Output, ref: torch.Tensor, dtype: str, atol: float, rtol: float):
-    want = {"input": dtype, "float32": "float32", "bool": "bool"}[spec.dtype]
+    want = dtype if spec.dtype == "input" else spec.dtype
     got = str(out.dtype).removeprefix("torch.")
     if got != want or tuple(out.shape) != tuple(ref.shape):
         raise WrongResult(f"{spec.name}: expected {want} {tuple(ref.shape)}, got {got} {tuple(out.shape)}")

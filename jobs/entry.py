@@ -20,7 +20,9 @@ import torch
 
 from jobs.cases import kernel_case
 from jobs.check import WrongResult, check_outputs, nan_filled_allocations
+from jobs.plugins import PluginError
 from jobs.provenance import provenance
+from jobs.spec import KERNEL_MODELS
 from jobs.systems import NotSupported, get_system
 from jobs.timing import TimingSpec, peak_memory, time_callable
 from results.case import CaseSpec
@@ -47,10 +49,28 @@ def target_device() -> torch.device:
 
 
 @functools.lru_cache(maxsize=1)
-def _reference(model: str, dims: tuple, dtype: str, seed: int, device: str) -> dict:
+def _reference(model: str, dims: tuple, dtype: str, seed: int, device: str, options: tuple) -> dict:
     case = kernel_case(model)
     inputs = case.inputs(dict(dims), dtype, device, seed)
     return case.reference(inputs)
+
+
+def planned_case(spec: CaseSpec):
+    """The case a spec names, as planned: a plug-in must be loaded here and its source unchanged since."""
+    try:
+        case = kernel_case(spec.model)
+    except KeyError:
+        raise CaseFailure("compile_error", f"case {spec.model!r} is not known here: its plug-in was not loaded "
+                          "(is the plug-in file reachable from this node?)") from None
+    except PluginError as e:
+        # the same plug-ins fail the same way on every retry: final, with the loader's one line
+        raise CaseFailure("compile_error", f"the plug-ins could not be loaded here: {e}") from None
+    planned = spec.option("source")
+    if planned is not None and case.source_hash() != planned:
+        raise CaseFailure("compile_error", f"the source of case {spec.model} ({case.origin()}) changed after "
+                          f"this case was planned (source {planned}, now {case.source_hash()}); submit again "
+                          "to run the new version")
+    return case
 
 
 def run_case(spec: CaseSpec, runs: RunsDir, *, attempt: str | None = None, run: RunInfo | None = None,
@@ -86,8 +106,8 @@ class Workload:
 
 
 def kernel_workload(spec: CaseSpec, system, device: torch.device) -> Workload:
-    """One of the seven kernels: the program compiled by the system, checked against float64."""
-    case = kernel_case(spec.model)
+    """A kernel case: the program compiled by the system, checked against float64."""
+    case = planned_case(spec)
     dims = dict(spec.dims)
     seed = input_seed(spec)
     inputs = tuple(case.inputs(dims, spec.dtype, device, seed).values())
@@ -96,7 +116,8 @@ def kernel_workload(spec: CaseSpec, system, device: torch.device) -> Workload:
     t0 = time.perf_counter()
     fn = guard("compile_error", lambda: system.compile(program, inputs, spec))
     compile_s = time.perf_counter() - t0
-    ref = _reference(spec.model, spec.dims, spec.dtype, seed, str(device))
+    # a program that fails in float64 fails the same way each time: final, not a transient crash
+    ref = guard("compile_error", lambda: _reference(spec.model, spec.dims, spec.dtype, seed, str(device), spec.options))
     return Workload(fn, inputs, lambda outputs: check_outputs(outputs, case.outputs, ref, spec.dtype), compile_s,
                     system.details())
 
@@ -110,6 +131,10 @@ def _workload(spec: CaseSpec, device: torch.device) -> Workload:
         return kernel_workload(spec, system, device)
     if spec.part == "e2e":
         from jobs.e2e.workload import e2e_workload
+
+        if spec.model not in KERNEL_MODELS:
+            raise CaseFailure("unsupported", f"the e2e model selects KV entries for the seven paper variants "
+                              f"only; {spec.model} runs as a kernel case")
 
         return e2e_workload(spec, system, device)
     raise CaseFailure("unsupported", f"unknown part {spec.part!r}")

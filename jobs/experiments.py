@@ -1,14 +1,14 @@
 """Experiments as data: which (part, model, system, seqlen) each figure needs, expanded into cases.
 
-No torch here. Sequence lengths are the paper's (full scale); a scale maps them to its own sizes.
+No torch here. Sequence lengths are the paper's (full scale); a scale maps them to its own sizes. Besides
+the built-in ones, experiments come from plug-ins and from ftrun.toml's [experiments.NAME] (jobs.plugins).
 """
 
 from __future__ import annotations
 
-import importlib
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
+from jobs import plugins
 from jobs.spec import KERNEL_MODELS, SCALES, Scale, e2e_dims, kernel_dims
 from results.case import CaseSpec
 
@@ -35,6 +35,17 @@ class Experiment:
     default_scale: str | None = None
     # how it is drawn: "fig12" (bars per model), "fig13" (sequence-length sweep) or "fig14"
     figure: str = "fig12"
+    # the full-scale shape where it is not the paper's (batch, heads, kv_heads, head_dim); smaller scales
+    # keep their own sizes and this kv_heads ratio
+    dims: dict = field(default_factory=dict)
+    # the dtype at every scale (default: the scale's, float16)
+    dtype: str | None = None
+
+    def models(self) -> list[str]:
+        return list(dict.fromkeys(m for part in self.parts for m in part.models))
+
+    def systems(self) -> list[str]:
+        return list(dict.fromkeys(s for part in self.parts for s in part.systems))
 
 
 EXPERIMENTS: dict[str, Experiment] = {
@@ -55,14 +66,37 @@ EXPERIMENTS: dict[str, Experiment] = {
 FILTER_KEYS = ("model", "system", "seqlen", "part")
 
 
+FIGURES = ("fig12", "fig13", "fig14")
+
+
 def experiments() -> dict[str, Experiment]:
-    """The built-in experiments plus those named in FTRUN_EXPERIMENTS ("module:attribute" of a dict of
-    Experiment; ';'-separated), e.g. a lab's own campaign, or the fault-injection campaigns of the tests."""
-    extra: dict[str, Experiment] = {}
-    for item in filter(None, os.environ.get("FTRUN_EXPERIMENTS", "").split(";")):
-        module, _, attribute = item.partition(":")
-        extra.update(getattr(importlib.import_module(module), attribute))
-    return {**EXPERIMENTS, **extra}
+    """The built-in experiments, then the plug-ins' and ftrun.toml's (imports the plug-in modules)."""
+    return {**EXPERIMENTS, **plugins.loaded().experiments}
+
+
+def experiment(name: str) -> Experiment | None:
+    """One experiment by name; a built-in or ftrun.toml one is found without importing any plug-in."""
+    found = EXPERIMENTS.get(name) or plugins.toml_experiment(name)
+    return found or experiments().get(name)
+
+
+def shaped(experiment: Experiment, scale: Scale) -> Scale:
+    """The scale an experiment runs at: its own dims at full scale, its dtype and GQA ratio at every scale."""
+    changes: dict = {"dtype": experiment.dtype} if experiment.dtype else {}
+    if scale.name == "full":
+        changes.update({k: v for k, v in experiment.dims.items() if k in ("batch", "heads", "head_dim")})
+    return replace(scale, **changes)
+
+
+def _kv_heads(experiment: Experiment, scale: Scale) -> int:
+    """KV heads at this (shaped) scale: the experiment's at full scale, its heads-per-KV-head ratio below."""
+    dims = experiment.dims
+    if "kv_heads" not in dims:
+        return scale.heads
+    if scale.name == "full":
+        return dims["kv_heads"]
+    group = dims.get("heads", SCALES["full"].heads) // dims["kv_heads"]
+    return max(1, scale.heads // max(1, group))
 
 
 def expand(experiment: Experiment, scale: Scale, device: str, parts: tuple[str, ...] | None = None,
@@ -72,18 +106,29 @@ def expand(experiment: Experiment, scale: Scale, device: str, parts: tuple[str, 
     `e2e_options` (e.g. {"weights": path}) are attached to the e2e cases and become part of their identity.
     """
     e2e_opts = tuple(sorted((e2e_options or {}).items()))
+    scale = shaped(experiment, scale)
+    kv_heads = _kv_heads(experiment, scale)
     cases = []
     for part in experiment.parts:
         if parts is not None and part.part not in parts:
             continue
-        dims_of = kernel_dims if part.part == "kernel" else e2e_dims
         for model in part.models:
+            options = e2e_opts if part.part == "e2e" else plugins.case_options(model)
             for seqlen in part.seqlens:
+                dims = _dims(part.part, scale, seqlen, kv_heads)
                 for system in part.systems:
-                    options = e2e_opts if part.part == "e2e" else ()
-                    cases.append(CaseSpec(part.part, model, system, dims_of(scale, seqlen), scale.dtype, device,
-                                          scale.name, options=options))
-    return cases
+                    cases.append(CaseSpec(part.part, model, system, dims, scale.dtype, device, scale.name,
+                                          options=options))
+    # two lengths a small scale maps to one size are one case
+    return list({c.key: c for c in cases}.values())
+
+
+def _dims(part: str, scale: Scale, seqlen: int, kv_heads: int) -> tuple[tuple[str, int], ...]:
+    if part == "e2e":
+        return e2e_dims(scale, seqlen)
+    dims = dict(kernel_dims(scale, seqlen))
+    dims["kv_heads"] = kv_heads
+    return tuple(sorted(dims.items()))
 
 
 def matches(case: CaseSpec, filters: dict[str, set[str]], full_seqlen: dict[int, int] | None = None) -> bool:
@@ -100,8 +145,8 @@ def matches(case: CaseSpec, filters: dict[str, set[str]], full_seqlen: dict[int,
 
 def plan(name: str, scale_name: str, device: str, filters: dict[str, set[str]] | None = None,
          e2e_options: dict[str, str] | None = None) -> list[CaseSpec]:
-    experiment = experiments()[name]
+    chosen = experiment(name)
     scale = SCALES[scale_name]
     # a filter on seqlen speaks the paper's lengths, whatever the scale
     full_of = {v: k for k, v in scale.seqlens.items()}
-    return [c for c in expand(experiment, scale, device, e2e_options=e2e_options) if matches(c, filters or {}, full_of)]
+    return [c for c in expand(chosen, scale, device, e2e_options=e2e_options) if matches(c, filters or {}, full_of)]

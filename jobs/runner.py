@@ -37,6 +37,8 @@ class ChunkRun:
     timing: dict = field(default_factory=dict)
     env: dict = field(default_factory=dict)
     heartbeat: Path | None = None
+    # the plug-ins the cases need (jobs.plugins.PluginSpec.to_json), loaded by the worker
+    plugins: dict = field(default_factory=dict)
 
 
 class _Worker:
@@ -112,7 +114,8 @@ def run_chunk(cases: list[CaseSpec], cfg: ChunkRun, on_start: Callable[[CaseSpec
             if cfg.heartbeat:
                 _beat(cfg.heartbeat, spec.key)
             beat = lambda: cfg.heartbeat and _beat(cfg.heartbeat)  # noqa: E731
-            worker.send({"spec": spec.to_json(), "attempt": attempt, "run": run.to_json(), "timing": cfg.timing})
+            worker.send({"spec": spec.to_json(), "attempt": attempt, "run": run.to_json(), "timing": cfg.timing,
+                         "plugins": cfg.plugins})
             answer = worker.reply(time.monotonic() + cfg.limit_s(spec), beat)
             if isinstance(answer, dict):
                 try:

@@ -56,7 +56,7 @@ def run_task(submission_file: str, index: int) -> dict:
     run = RunInfo(cluster=submission.cluster, job_id=job_id, node=node, submission=submission.id, task=index)
     cfg = ChunkRun(runs=runs, limit_s=lambda s: float(limits[s.key]), run=run,
                    log_path=runs.task_log(submission.id, index), heartbeat=runs.heartbeat(submission.id, index),
-                   timing=submission.timing)
+                   timing=submission.timing, plugins=submission.plugins)
     settled = lambda position, spec: settled_attempt(runs, spec.key, submission, index, position)  # noqa: E731
     try:
         records = run_chunk(list(task.cases), cfg, skip=settled)

@@ -18,7 +18,8 @@ def causal_tflops(row: dict) -> float | None:
     return flops / (row.median_ms * 1e-3) / 1e12
 
 
-def draw(rows: list[Row], models: list[str], systems: list[str], out_dir: Path) -> list[Path]:
+def draw(rows: list[Row], models: list[str], systems: list[str], out_dir: Path, name: str = "fig13",
+         title: str = "Fig. 13: H2O kernel vs sequence length") -> list[Path]:
     plt = pyplot()
     devices = device_rows(rows) or ["(no results)"]
     fig, axes = plt.subplots(len(devices), 3, figsize=(11, 3 * len(devices)), squeeze=False)
@@ -53,6 +54,6 @@ def draw(rows: list[Row], models: list[str], systems: list[str], out_dir: Path) 
             axes[i][2].text(0.5, 0.5, "no memory measured\n(CPU or paper source)", ha="center", va="center",
                             transform=axes[i][2].transAxes, fontsize=8)
         axes[i][0].legend(fontsize=7, frameon=False)
-    fig.suptitle("Fig. 13: H2O kernel vs sequence length", fontsize=11)
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    return save(fig, out_dir, "fig13", plotted)
+    return save(fig, out_dir, name, plotted)

@@ -136,6 +136,8 @@ class Submission:
     tasks: tuple[TaskPlan, ...]
     timing: dict = field(default_factory=dict)
     arrays: tuple[ArrayRecord, ...] | None = None
+    # the plug-ins its tasks load (jobs.plugins.PluginSpec.to_json): module names, paths, search folders
+    plugins: dict = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, d: object, where: str = "submission") -> Submission:
@@ -147,14 +149,18 @@ class Submission:
         _require(isinstance(tasks, list), "tasks must be a list")
         timing = d.get("timing") or {}
         _require(isinstance(timing, dict), "timing must be an object")
+        plugins = d.get("plugins") or {}
+        _require(isinstance(plugins, dict) and all(
+            k == "where" and isinstance(v, str) or isinstance(v, list) and all(isinstance(x, str) for x in v)
+            for k, v in plugins.items()), "plugins must map modules, paths and search to lists of strings")
         return cls(_id("submission id", d["id"]), str(d["campaign"]), _id("cluster", d["cluster"]),
                    d.get("partition"), str(d["created"]), _id("job name", d["job_name"]),
-                   tuple(TaskPlan._parse(t) for t in tasks), timing)
+                   tuple(TaskPlan._parse(t) for t in tasks), timing, plugins=plugins)
 
     def to_json(self) -> dict:
         return {"id": self.id, "campaign": self.campaign, "cluster": self.cluster, "partition": self.partition,
                 "created": self.created, "job_name": self.job_name, "tasks": [t.to_json() for t in self.tasks],
-                "timing": dict(self.timing)}
+                "timing": dict(self.timing), "plugins": dict(self.plugins)}
 
     def with_arrays(self, arrays: tuple[ArrayRecord, ...] | None) -> Submission:
         return replace(self, arrays=arrays)

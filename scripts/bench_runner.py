@@ -62,14 +62,14 @@ def bench_submit(n_cases: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         module = Path(tmp) / "bench_experiments.py"
         module.write_text(
-            "from jobs.experiments import Experiment, Part\n"
-            f"BENCH = {{'bench': Experiment('bench', 'scale', (Part('kernel', {models!r}, "
+            "from jobs.experiments import Experiment, Part\nfrom jobs.systems.eager import Eager\n"
+            f"EXPERIMENTS = [Experiment('bench', 'scale', (Part('kernel', {models!r}, "
             f"('torch', 'inductor', 'korch', 'einnet', 'fake-a', 'fake-b', 'fake-c', 'fake-d', 'fake-e', 'fake-f'), "
-            f"{seqlens!r}),), default_scale='tiny')}}\n")
-        (Path(tmp) / "ftrun.toml").write_text('[clusters.a100]\nkind = "slurm"\npartition = "a100"\nmax_tasks = 7\n')
-        env = {**os.environ, "PYTHONPATH": f"{tmp}:{os.environ.get('PYTHONPATH', '')}",
-               "FTRUN_EXPERIMENTS": "bench_experiments:BENCH",
-               "FTRUN_SYSTEMS": ";".join(f"fake-{c}=jobs.systems.eager:Eager" for c in "abcdef")}
+            f"{seqlens!r}),), default_scale='tiny')]\n"
+            "SYSTEMS = {f'fake-{c}': Eager for c in 'abcdef'}\n")
+        (Path(tmp) / "ftrun.toml").write_text('[plugins]\npaths = ["bench_experiments.py"]\n'
+                                              '[clusters.a100]\nkind = "slurm"\npartition = "a100"\nmax_tasks = 7\n')
+        env = dict(os.environ)
         cmd = [sys.executable, "-m", "ftrun", "submit", "bench", "--cluster", "a100", "--config",
                str(Path(tmp) / "ftrun.toml"), "--runs-dir", str(Path(tmp) / "runs")]
         seconds = timed(cmd, env)

@@ -1,8 +1,13 @@
 """Shared test setup. CPU tests run Triton kernels in Triton's interpreter; GPU tests are marked `gpu`
-and run on the device machine (`pytest -m gpu`); CI runs `pytest -m "not gpu"`."""
+and run on the device machine (`pytest -m gpu`); CI runs `pytest -m "not gpu"`.
+
+The fake systems (tests/fakes.py) and the fault campaigns (tests/fault_experiments.py) are plug-ins, as a
+user's would be: active in every test through the `test_plugins` fixture, carried to the workers and
+Slurm tasks a test starts by the same mechanism as a user's, and named in an ftrun.toml (`plugin_toml`)
+for tests that drive the CLI.
+"""
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,17 +16,8 @@ TESTS = Path(__file__).resolve().parent
 # Triton reads this when a kernel is defined, so it must be set before any generated kernel exists.
 if os.environ.get("FTRUN_TEST_GPU") != "1":
     os.environ.setdefault("TRITON_INTERPRET", "1")
-# fake systems for failure-path tests, importable here and in the workers the runner starts
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p)
-sys.path.insert(0, str(TESTS))
-os.environ["FTRUN_SYSTEMS"] = ";".join(
-    f"{name}=fakes:{factory}" for name, factory in (
-        ("fake-wrong", "Wrong"), ("fake-raises", "Raises"), ("fake-hangs", "Hangs"), ("fake-dies", "Dies"),
-        ("fake-unwritten", "Unwritten"), ("fake-mutates", "Mutates"), ("fake-oom", "OutOfMemory"),
-        ("fake-slow", "Slow"), ("fake-probe", "Probe"),
-    )
-)
-os.environ["FTRUN_EXPERIMENTS"] = "fault_experiments:FAULTS"
+PLUGIN_FILES = (TESTS / "fakes.py", TESTS / "fault_experiments.py")
+PLUGINS_TOML = "[plugins]\npaths = [{}]\n".format(", ".join(f'"{p}"' for p in PLUGIN_FILES))
 
 
 @pytest.fixture(autouse=True)
@@ -30,6 +26,30 @@ def _seeded_torch():
     import torch
 
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def test_plugins():
+    """The fake systems and fault campaigns, active in this process (the spec travels to workers)."""
+    from jobs.plugins import PluginSpec, using
+
+    spec = PluginSpec(paths=tuple(map(str, PLUGIN_FILES)), where="tests/conftest.py")
+    with using(spec):
+        yield spec
+
+
+@pytest.fixture
+def plugins_table() -> str:
+    """The [plugins] table that names the test plug-ins, to put in a test's own ftrun.toml."""
+    return PLUGINS_TOML
+
+
+@pytest.fixture
+def plugin_toml(tmp_path, monkeypatch) -> Path:
+    """A working folder whose ftrun.toml names the test plug-ins, for tests that run the CLI."""
+    (tmp_path / "ftrun.toml").write_text(PLUGINS_TOML)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "ftrun.toml"
 
 
 @pytest.fixture

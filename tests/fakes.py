@@ -1,4 +1,4 @@
-"""Systems that fail on purpose, for the failure paths of the job side (registered via FTRUN_SYSTEMS)."""
+"""Systems that fail on purpose, for the failure paths of the job side (a plug-in: tests/conftest.py)."""
 
 import os
 import time
@@ -106,3 +106,6 @@ class Probe(System):
         with open(os.environ["FTRUN_PROBE_FILE"], "a") as f:
             f.write(line)
         return program
+
+
+SYSTEMS = {system.name: system for system in (Wrong, Raises, Hangs, Dies, Unwritten, Mutates, OutOfMemory, Slow, Probe)}

@@ -1,4 +1,4 @@
-"""Campaigns for the Slurm tests (registered through FTRUN_EXPERIMENTS by tests/conftest.py)."""
+"""Campaigns for the fault tests (a plug-in: tests/conftest.py)."""
 
 from jobs.experiments import Experiment, Part
 
@@ -16,3 +16,5 @@ FAULTS = {
                    default_scale="tiny"),
     )
 }
+
+EXPERIMENTS = list(FAULTS.values())

@@ -15,6 +15,7 @@ import threading
 from ftrun.campaign import Plan
 from ftrun.devices import local_gpus
 from ftrun.errors import FtrunError
+from jobs import plugins
 from jobs.runner import ChunkRun, run_chunk
 from results.records import Record, RunInfo
 from results.runsdir import RunsDir
@@ -87,4 +88,5 @@ def _config(plan: Plan, chunk: list, runs: RunsDir, campaign_id: str, number: in
         limit_s=lambda spec: plan.cluster.case_limit_s(spec.system) * scales.get(spec.key, 1.0),
         log_path=runs.chunk_log(campaign_id, number),
         run=run, env={"CUDA_VISIBLE_DEVICES": gpu} if gpu is not None else {},
+        plugins=plugins.active_spec().to_json(),
     )

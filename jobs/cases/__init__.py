@@ -1,14 +1,12 @@
-"""The seven kernel cases of the FlashTensor evaluation, by name (imports torch)."""
+"""Kernel cases by name: the seven of the FlashTensor evaluation (jobs/cases/NAME.py), then the active
+plug-ins' (jobs.plugins). Each is a jobs.case.Case."""
 
 from __future__ import annotations
 
-import importlib
-
-from jobs.cases.base import KernelCase
-from jobs.spec import KERNEL_MODELS
+from jobs.case import Case
 
 
-def kernel_case(name: str) -> KernelCase:
-    if name not in KERNEL_MODELS:
-        raise KeyError(f"unknown kernel case {name!r}; valid: {', '.join(KERNEL_MODELS)}")
-    return importlib.import_module(f"jobs.cases.{name}").CASE
+def kernel_case(name: str) -> Case:
+    from jobs import plugins
+
+    return plugins.case(name)

@@ -2,8 +2,7 @@
 
 import torch.nn.functional as F
 
-from jobs.cases.base import KernelCase
-from jobs.cases.common import CausalAttention, Output, reference_chunks, reference_out, to_bshd
+from jobs.cases.common import Case, CausalAttention, Output, reference_chunks, reference_out, to_bshd
 
 
 class Attn(CausalAttention):
@@ -20,4 +19,4 @@ def reference(x):
     return {"out": to_bshd(outs)}
 
 
-CASE = KernelCase("attn", Attn, (Output("out"),), reference, about="causal attention")
+CASE = Case("attn", Attn, outputs=(Output("out"),), reference=reference, about="causal attention")

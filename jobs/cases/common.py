@@ -1,7 +1,7 @@
 """Shared pieces of the seven kernel cases (the FlashTensor artifact's `cases/kernels`).
 
-Every case is a plain PyTorch program (an nn.Module, the thing each system compiles), a seeded input
-builder and a float64 reference written independently of the program.
+Every case is a jobs.case.Case: a plain PyTorch program (an nn.Module, the thing each system compiles), a
+seeded input builder and a float64 reference written independently of the program.
 
 Shapes: q [B, Lq, H, D], k and v [B, Lk, Hkv, D] (BSHD, as the artifact); scores [B, H, Lq, Lk].
 """
@@ -10,28 +10,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import torch
 
+from jobs.case import Case, Output
+
 # Reference chunks hold at most this many float64 score elements (2 GiB).
 _REF_CHUNK_ELEMS = 1 << 28
-
-
-@dataclass(frozen=True)
-class Output:
-    """One output of a case and the dtype the program gives it ("input" = the dtype of q).
-
-    The reference of a "bool" output is a float64 relative margin: the answer is margin >= 0, and a
-    system may disagree only where |margin| is within the tolerance.
-    """
-
-    name: str
-    dtype: str = "input"
-
-    @property
-    def is_bool(self) -> bool:
-        return self.dtype == "bool"
+TORCH_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 
 
 class CausalAttention(torch.nn.Module):
@@ -109,3 +95,8 @@ def reference_out(probs: torch.Tensor, v: torch.Tensor, hs: slice, group: int) -
 def to_bshd(chunks: list[torch.Tensor]) -> torch.Tensor:
     """Concatenate per-head-group [B, h, Lq, D] outputs into [B, Lq, H, D]."""
     return torch.cat(chunks, dim=1).transpose(1, 2).contiguous()
+
+
+
+__all__ = ["Case", "Output", "CausalAttention", "make_qkv", "reference_chunks", "reference_out",
+           "to_bshd", "TORCH_DTYPES"]

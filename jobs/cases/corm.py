@@ -3,8 +3,7 @@
 import torch
 import torch.nn.functional as F
 
-from jobs.cases.base import KernelCase
-from jobs.cases.common import CausalAttention, Output, reference_chunks, reference_out, to_bshd
+from jobs.cases.common import Case, CausalAttention, Output, reference_chunks, reference_out, to_bshd
 
 
 class Corm(CausalAttention):
@@ -36,5 +35,5 @@ def reference(x):
     return {"out": to_bshd(outs), "corm_score": torch.cat(margins, 1)}
 
 
-CASE = KernelCase("corm", Corm, (Output("out"), Output("corm_score", "bool")), reference, threshold,
-                  about="attention + any(P >= 1/(i+1)) per key")
+CASE = Case("corm", Corm, outputs=(Output("out"), Output("corm_score", "bool")), reference=reference,
+            extra_inputs=threshold, about="attention + any(P >= 1/(i+1)) per key")

@@ -3,8 +3,7 @@
 import torch
 import torch.nn.functional as F
 
-from jobs.cases.base import KernelCase
-from jobs.cases.common import CausalAttention, Output, reference_chunks, reference_out, to_bshd
+from jobs.cases.common import Case, CausalAttention, Output, reference_chunks, reference_out, to_bshd
 
 SOFTCAP = 50.0
 
@@ -26,4 +25,4 @@ def reference(x):
     return {"out": to_bshd([reference_out(p, x["v"], hs, group) for hs, _, p in chunks])}
 
 
-CASE = KernelCase("gemma2", Gemma2, (Output("out"),), reference, about="soft-capped attention (cap 50)")
+CASE = Case("gemma2", Gemma2, outputs=(Output("out"),), reference=reference, about="soft-capped attention (cap 50)")

@@ -3,8 +3,7 @@
 import torch
 import torch.nn.functional as F
 
-from jobs.cases.base import KernelCase
-from jobs.cases.common import CausalAttention, Output, reference_chunks, reference_out, to_bshd
+from jobs.cases.common import Case, CausalAttention, Output, reference_chunks, reference_out, to_bshd
 
 
 class H2O(CausalAttention):
@@ -26,5 +25,5 @@ def reference(x):
     return {"out": to_bshd(outs), "h2o_score": torch.cat(cols, dim=1)}
 
 
-CASE = KernelCase("h2o", H2O, (Output("out"), Output("h2o_score", "float32")), reference,
-                  about="attention + column sums of P")
+CASE = Case("h2o", H2O, outputs=(Output("out"), Output("h2o_score", "float32")), reference=reference,
+            about="attention + column sums of P")

@@ -7,8 +7,7 @@ float32 = 1 + |randn| (as the artifact's benchmark).
 import torch
 import torch.nn.functional as F
 
-from jobs.cases.base import KernelCase
-from jobs.cases.common import CausalAttention, Output, reference_chunks, reference_out, to_bshd
+from jobs.cases.common import Case, CausalAttention, Output, reference_chunks, reference_out, to_bshd
 
 TAU = 1.5
 
@@ -40,5 +39,5 @@ def reference(x):
     return {"out": to_bshd(outs), "kf_score": torch.cat(cols, 1)}
 
 
-CASE = KernelCase("kf", KeyFormer, (Output("out"), Output("kf_score", "float32")), reference, noise,
-                  about="attention + Gumbel-softmax column sums")
+CASE = Case("kf", KeyFormer, outputs=(Output("out"), Output("kf_score", "float32")), reference=reference,
+            extra_inputs=noise, about="attention + Gumbel-softmax column sums")

@@ -3,8 +3,7 @@
 import torch
 import torch.nn.functional as F
 
-from jobs.cases.base import KernelCase
-from jobs.cases.common import CausalAttention, Output, reference_chunks, reference_out, to_bshd
+from jobs.cases.common import Case, CausalAttention, Output, reference_chunks, reference_out, to_bshd
 
 
 class RoCo(CausalAttention):
@@ -30,4 +29,4 @@ def reference(x):
 
 
 OUTPUTS = (Output("out"), Output("roco_score", "float32"), Output("roco_sq_score", "float32"))
-CASE = KernelCase("roco", RoCo, OUTPUTS, reference, about="attention + column sums of P and P^2")
+CASE = Case("roco", RoCo, outputs=OUTPUTS, reference=reference, about="attention + column sums of P and P^2")

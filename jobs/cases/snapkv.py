@@ -3,8 +3,7 @@
 import torch
 import torch.nn.functional as F
 
-from jobs.cases.base import KernelCase
-from jobs.cases.common import CausalAttention, Output, reference_chunks, reference_out, to_bshd
+from jobs.cases.common import Case, CausalAttention, Output, reference_chunks, reference_out, to_bshd
 
 KERNEL_SIZE = 5
 
@@ -30,5 +29,5 @@ def reference(x):
     return {"out": to_bshd(outs), "snapkv_score": pooled}
 
 
-CASE = KernelCase("snapkv", SnapKV, (Output("out"), Output("snapkv_score", "float32")), reference,
-                  about="attention + avg-pooled column sums of P")
+CASE = Case("snapkv", SnapKV, outputs=(Output("out"), Output("snapkv_score", "float32")), reference=reference,
+            about="attention + avg-pooled column sums of P")

@@ -1,14 +1,13 @@
 """The systems registry: name -> where its adapter lives. Importing this module does not import torch.
 
 A system joins by adding one line here and one module beside this file. Systems that live outside
-ftrun (a lab's own compiler) join without editing it: FTRUN_SYSTEMS="name=module:factory;..." adds them
-for the process and the workers it starts.
+ftrun (a lab's own compiler) join as plug-ins (jobs.plugins: a module's SYSTEMS, or the entry point group
+ftrun.systems), on the planning side and in every worker alike.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
 
 from jobs.systems.base import NotSupported, System
 
@@ -33,23 +32,25 @@ REGISTRY: dict[str, str] = {
 BASELINE = "torch"
 
 
-def systems() -> dict[str, str]:
-    """The built-in registry plus the plug-ins named in FTRUN_SYSTEMS."""
-    extra = {}
-    for item in filter(None, os.environ.get("FTRUN_SYSTEMS", "").split(";")):
-        name, sep, target = item.partition("=")
-        if not sep or ":" not in target:
-            raise ValueError(f"FTRUN_SYSTEMS entry {item!r} is not name=module:factory")
-        extra[name.strip()] = target.strip()
-    return {**REGISTRY, **extra}
+def systems() -> dict:
+    """name -> "module:factory" for the built-ins, the factory itself for the active plug-ins' systems."""
+    from jobs import plugins
+
+    return {**REGISTRY, **plugins.loaded().systems}
 
 
 def get_system(name: str) -> System:
-    known = systems()
+    known = REGISTRY if name in REGISTRY else systems()
     if name not in known:
         raise KeyError(f"unknown system {name!r}; valid: {', '.join(known)}")
-    module, factory = known[name].split(":")
-    return getattr(importlib.import_module(module), factory)()
+    factory = known[name]
+    if isinstance(factory, str):
+        module, attribute = factory.split(":")
+        factory = getattr(importlib.import_module(module), attribute)
+    system = factory()
+    if not system.name:
+        system.name = name
+    return system
 
 
 __all__ = ["REGISTRY", "BASELINE", "NotSupported", "System", "get_system", "systems"]

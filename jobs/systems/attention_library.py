@@ -40,7 +40,8 @@ def attention_only(library: str, spec: CaseSpec, softcap: str | None) -> str | N
     if spec.model == "gemma2" and softcap is None:
         return f"{library} cannot soft-cap logits (gemma2 needs s = 50·tanh(s/50) before the causal mask)"
     if spec.model not in ("attn", "gemma2"):
-        return f"{library} does not know case {spec.model!r}"
+        return (f"{library} is called as causal attention (with soft-capping for gemma2); it has no way to "
+                f"take the program of case {spec.model!r}")
     return None
 
 

@@ -51,7 +51,9 @@ class FlashTensor(System):
             torch.cuda.synchronize()
         self._details = {"capture_s": round(capture_s, 3), "first_call_s": round(time.perf_counter() - t0, 3),
                          "tune_s": round(fn.launcher.stats.tune_s, 3), "configs": dict(fn.launcher.stats.configs),
-                         "kernels": len(fn.plan.generated)}
+                         "kernels": len(fn.plan.generated),
+                         # "interpret": Triton's interpreter ran the kernels; a check, never a time to show
+                         "target": fn.compilation.options.target}
         if self.options:
             self._details["options"] = dict(self.options)
             self._details["hopper_kernels"] = [s.name for s in fn.sources if s.tune_role]

@@ -70,7 +70,15 @@ def import_program(program: torch.nn.Module, inputs: tuple) -> tvm.IRModule:
     from tvm.relax.frontend.torch import from_exported_program
 
     exported = torch.export.export(BoolsAsBytes(program).eval(), inputs)
-    return from_exported_program(exported, custom_convert_map=CONVERTERS)
+    try:
+        return from_exported_program(exported, custom_convert_map=CONVERTERS)
+    except AssertionError as e:
+        if "Unsupported function types" in str(e):
+            # the frontend does not take the program (an op it has no converter for): NS, with the ops
+            from jobs.systems.base import NotSupported
+
+            raise NotSupported(f"tvm: its PyTorch frontend does not take this program ({e})") from None
+        raise
 
 
 def make_target(name: str) -> tvm.target.Target:

@@ -62,6 +62,9 @@ def local_target() -> str:
 def module_key(spec: CaseSpec, target: str, trials: int) -> str:
     ident = {"model": spec.model, "dims": dict(spec.dims), "dtype": spec.dtype, "target": target,
              "trials": trials, "revision": ADAPTER_REVISION}
+    if spec.option("source"):
+        # a plug-in's module is built from its source of that day: an edit needs a new module
+        ident["source"] = spec.option("source")
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
 
 

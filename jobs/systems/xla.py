@@ -20,6 +20,14 @@ class XLA(System):
     def unavailable(self):
         return module_missing("jax")
 
+    def unsupported(self, spec):
+        from jobs.spec import KERNEL_MODELS
+
+        if spec.model not in KERNEL_MODELS:
+            return (f"XLA compiles jax.numpy programs and has no PyTorch frontend: the seven paper cases are "
+                    f"rewritten for it (jobs/systems/xla_programs.py), {spec.model} is not")
+        return None
+
     def compile(self, program, inputs, spec):
         os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
         import jax

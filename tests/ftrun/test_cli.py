@@ -86,10 +86,10 @@ def test_bad_input_is_one_error_line_and_writes_nothing(runs_dir, args, message)
     ("[clusters.a100\nkind = 'slurm'", "is not valid TOML"),
     ("[clusters.a100]\nkind = 'slurm'\npartition = 'a100'\ngpus = 2", "unknown key(s) gpus; valid keys: kind"),
     ("[clusters.a100]\nkind = 'slurm'\npartition = 'a100'\ncase_timeout_min = -5",
-     "case_timeout_min must be a positive number"),
+     "clusters.a100.case_timeout_min: expected a number > 0, found -5"),
     ("[clusters.a100]\nkind = 'slurm'\npartition = 'a100'\ntime_limits = {tvm = 0}",
-     "time_limits.tvm must be a positive number"),
-    ("[clusters.a100]\nkind = 'k8s'", 'kind must be "slurm" or "local"'),
+     "clusters.a100.time_limits.tvm: expected a number > 0, found 0"),
+    ("[clusters.a100]\nkind = 'k8s'", "clusters.a100.kind: expected one of 'local', 'slurm', found the string 'k8s'"),
     ("runs = 'x'", "unknown key(s) runs; valid keys: runs_dir"),
 ])
 def test_bad_config_is_one_error_line(runs_dir, tmp_path, toml, message):

@@ -14,7 +14,7 @@ def intervals(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_one_case_per_gpu_at_a_time_and_every_gpu_used(runs_dir, tmp_path, monkeypatch):
+def test_one_case_per_gpu_at_a_time_and_every_gpu_used(runs_dir, tmp_path, monkeypatch, plugin_toml):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2")
     probe = tmp_path / "probe.jsonl"
     monkeypatch.setenv("FTRUN_PROBE_FILE", str(probe))
@@ -32,7 +32,7 @@ def test_one_case_per_gpu_at_a_time_and_every_gpu_used(runs_dir, tmp_path, monke
     assert {r["run"]["gpu"] for r in records} == {"0", "1", "2"} and len(records) == 12
 
 
-def test_gpus_option_restricts_the_pool(runs_dir, tmp_path, monkeypatch):
+def test_gpus_option_restricts_the_pool(runs_dir, tmp_path, monkeypatch, plugin_toml):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3")
     probe = tmp_path / "probe.jsonl"
     monkeypatch.setenv("FTRUN_PROBE_FILE", str(probe))
@@ -42,7 +42,7 @@ def test_gpus_option_restricts_the_pool(runs_dir, tmp_path, monkeypatch):
     assert {s["gpu"] for s in intervals(probe)} <= {"0", "3"}
 
 
-def test_unknown_gpu_is_an_error_and_runs_nothing(runs_dir, monkeypatch):
+def test_unknown_gpu_is_an_error_and_runs_nothing(runs_dir, monkeypatch, plugin_toml):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
     result = runner.invoke(app, ["submit", "pool", "--gpus", "0,5", "--runs-dir", str(runs_dir)])
     assert result.exit_code == 1 and "no GPU 5 here; visible: 0, 1" in result.output

@@ -54,11 +54,11 @@ def test_same_inputs_for_every_system_of_a_case():
     assert input_seed(a) != input_seed(spec("torch", "h2o"))
 
 
-def test_runner_survives_a_hang_and_a_dead_process_and_keeps_finished_cases(runs_dir, tmp_path):
+def test_runner_survives_a_hang_and_a_dead_process_and_keeps_finished_cases(runs_dir, tmp_path, test_plugins):
     cases = [spec("torch"), spec("fake-hangs"), spec("torch", "h2o"), spec("fake-dies"), spec("torch", "corm")]
     limits = {"fake-hangs": 20.0}
     cfg = ChunkRun(RunsDir(runs_dir), lambda s: limits.get(s.system, 300.0), tmp_path / "chunk.log",
-                   run=RunInfo(cluster="test"))
+                   run=RunInfo(cluster="test"), plugins=test_plugins.to_json())
     records = run_chunk(cases, cfg)
     states = [(r.case.system, r.state, r.error_class) for r in records]
     assert states == [

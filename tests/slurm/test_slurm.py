@@ -47,8 +47,9 @@ FINAL = {"DONE", "NS", "OOM", "TLE"}
 
 
 @pytest.fixture
-def work(cluster, tmp_path, monkeypatch):
-    (tmp_path / "ftrun.toml").write_text(CONFIG.format())
+def work(cluster, tmp_path, monkeypatch, plugins_table):
+    # the fake systems and fault campaigns reach the Slurm tasks as a user's plug-ins do: named here
+    (tmp_path / "ftrun.toml").write_text(plugins_table + CONFIG.format())
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -92,9 +93,15 @@ def assert_consistent(work: Path) -> None:
         assert state.split("(")[0] in FINAL | {"FAIL"}, (case, state)
 
 
-def squeue_running() -> int:
-    out = subprocess.run(["squeue", "-h", "-t", "RUNNING", "-o", "%i"], capture_output=True, text=True)
-    return len([x for x in out.stdout.split() if x])
+def squeue_running(runs: Path | None = None) -> int:
+    """Running Slurm tasks; with `runs`, only those of that runs folder's submissions (the dev cluster may
+    be shared with other test sessions)."""
+    out = subprocess.run(["squeue", "-h", "-t", "RUNNING", "-o", "%i %j"], capture_output=True, text=True)
+    jobs = [line.split() for line in out.stdout.splitlines() if line.strip()]
+    if runs is None:
+        return len(jobs)
+    ours = tuple(f"ftrun-{p.stem}" for p in (runs / "submissions").glob("*.json") if p.name.count(".") == 1)
+    return len([job for job in jobs if ours and job[-1].startswith(ours)])
 
 
 def sacct(job: str, fields: str) -> list[list[str]]:
@@ -122,9 +129,9 @@ def test_each_partition_gets_its_gres_and_time_limit(work):
             assert limit == "00:11:00", limit
     assert {r["case"]["device"] for r in records(runs)} == {"a100", "h100"}
     assert_consistent(work)
-    # both devices end up as rows of one figure: the two clusters share the runs folder
+    # both devices end up as rows of one figure (a plug-in experiment: drawn under its own name)
     ftrun("plot", "quick", "--out", work / "figs")
-    rows = {line.split(",")[2] for line in (work / "figs" / "fig12-kernel.csv").read_text().splitlines()[1:]}
+    rows = {line.split(",")[2] for line in (work / "figs" / "quick-kernel.csv").read_text().splitlines()[1:]}
     assert rows == {"a100", "h100"}
 
 
@@ -134,7 +141,7 @@ def test_the_cap_holds_over_all_arrays(work):
 
     def sample():
         while not done.is_set():
-            samples.append(squeue_running())
+            samples.append(squeue_running(work / "ftrun-runs"))
             time.sleep(0.3)
 
     sampler = threading.Thread(target=sample)
@@ -278,8 +285,8 @@ def test_status_without_sacct_is_degraded_and_never_declares_a_pending_task_lost
     assert states(work) == {("attn", "torch"): "DONE", ("h2o", "torch"): "DONE"}
 
 
-def test_bad_slurm_input_is_one_line_and_submits_nothing(work, tmp_path_factory):
-    (work / "bad.toml").write_text('[clusters.v100]\nkind = "slurm"\npartition = "v100"\n')
+def test_bad_slurm_input_is_one_line_and_submits_nothing(work, tmp_path_factory, plugins_table):
+    (work / "bad.toml").write_text(plugins_table + '[clusters.v100]\nkind = "slurm"\npartition = "v100"\n')
     out = ftrun("submit", "quick", "--cluster", "v100", "--config", work / "bad.toml", check=False)
     assert out.returncode == 1 and "Slurm has no partition 'v100'; partitions: a100, h100" in out.stderr
     empty = tmp_path_factory.mktemp("nobin")
