@@ -30,23 +30,26 @@ def measured_rows(runs: RunsDir) -> list[Row]:
 
 
 def select(rows: list[Row], experiment: str) -> tuple[list[Row], list[str], list[str]]:
-    """Rows of an experiment's parts (paper rows by figure name), with its models and systems in order."""
+    """Rows of an experiment, with its models and systems in figure order. Rows that name their figure
+    (the paper's numbers, imported artifact logs) belong to that figure only; measured rows belong where
+    their part, model, system and (the paper's) sequence length fit. Systems found only in the rows (the
+    paper's own compiler) are drawn after the experiment's."""
     exp = experiments()[experiment]
-    models, systems, chosen = [], [], []
+    models, systems = [], []
     for part in exp.parts:
         models += [m for m in part.models if m not in models]
         systems += [s for s in part.systems if s not in systems]
-        for r in rows:
-            if r.source == "paper":
-                keep = r.figure == experiment
-            else:
-                keep = r.part == part.part and r.model in part.models and r.system in part.systems \
-                    and r.length in part.seqlens
-            if keep and r not in chosen:
-                chosen.append(r)
-    if any(r.source == "paper" for r in chosen) and "flashtensor-paper" not in systems:
-        systems.append("flashtensor-paper")
+    chosen = [r for r in rows if _belongs(r, exp)]
+    models += [m for m in dict.fromkeys(r.model for r in chosen) if m not in models]
+    systems += [s for s in dict.fromkeys(r.system for r in chosen) if s not in systems]
     return chosen, models, systems
+
+
+def _belongs(row: Row, exp) -> bool:
+    if row.figure is not None:
+        return row.figure == exp.name
+    return any(row.part == part.part and row.model in part.models and row.system in part.systems
+               and row.length in part.seqlens for part in exp.parts)
 
 
 def plot(experiment: str, runs: RunsDir, out_dir: Path | None, source: str = "measured") -> list[Path]:
@@ -62,4 +65,4 @@ def plot(experiment: str, runs: RunsDir, out_dir: Path | None, source: str = "me
         hint = f"run `ftrun submit {experiment}` first, or use --source paper" if source != "paper" else ""
         raise FtrunError(f"no {source} results for {experiment} in {runs.root}; {hint}".rstrip("; "))
     module = importlib.import_module(f"plots.{experiments()[experiment].figure}")
-    return module.draw(chosen, models, systems, Path(out_dir or runs.figures))
+    return module.draw(chosen, models, systems, Path(out_dir or runs.figures), experiment)

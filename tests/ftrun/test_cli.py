@@ -43,7 +43,8 @@ def test_smoke_campaign_status_export_plot_and_resume(runs_dir, tmp_path):
     figs = tmp_path / "figs"
     plot = ftrun("plot", "smoke", "--out", figs, "--runs-dir", runs_dir)
     assert plot.exit_code == 0, plot.output
-    assert {p.name for p in figs.iterdir()} == {"fig12-kernel.pdf", "fig12-kernel.png", "fig12-kernel.csv"}
+    # named after the experiment, so a smoke run never overwrites a real Fig. 12
+    assert {p.name for p in figs.iterdir()} == {"smoke-kernel.pdf", "smoke-kernel.png", "smoke-kernel.csv"}
 
     again = ftrun("submit", "smoke", "--cluster", "local", "--runs-dir", runs_dir)
     assert "0 to run" in again.output and "nothing to run" in again.output
