@@ -116,9 +116,12 @@ def compare(
     runs_dir: RunsOption = None,
     config: Config = None,
 ):
-    """Compare two sets of results case by case: ratio of medians with a 95% bootstrap interval, a verdict,
-    correctness changes, and the provenance that differs. Exits with 3 when B is slower beyond the threshold
-    (or lost a result A had), so CI can gate on it.
+    """Compare two sets of results case by case; exit 3 on a regression.
+
+    Per case: the ratio of medians B/A with a 95% bootstrap interval from the kept samples, a verdict (slower,
+    faster, same, unsure at the threshold), correctness changes (broken, fixed), and the provenance that
+    differs between the sides. The exit status is 3 when B is slower beyond the threshold or lost a result A
+    had, so CI can gate on it.
 
     A and B may be runs folders (runs:PATH), campaigns (campaign:ID or a unique prefix), clusters
     (cluster:NAME) or commits (commit:HEX) of the runs folder.
@@ -160,9 +163,11 @@ def report(
     runs_dir: RunsOption = None,
     config: Config = None,
 ):
-    """Write one self-contained HTML page (no server, no network: figures and data inside): the figures, a
-    sortable table of every case with its state, time, spread, reason, compile time, memory and provenance,
-    the paper's numbers beside ours, and with --baseline a comparison.
+    """Write one self-contained HTML page of the results: figures, every case, provenance, comparison.
+
+    No server and no network: figures and data are inside the page. A sortable table of every case gives its
+    state, median, p10-p90, NS/FAIL reason, compile time, peak memory, provenance and the paper's number
+    for the same case; with --baseline the page ends with a comparison (as `ftrun compare`).
 
     [bold]Examples[/]
       ftrun report --out report/

@@ -118,8 +118,9 @@ def _pair(ra: Row | None, rb: Row | None, a: Side, b: Side, t: float) -> Pair:
     base = {"case": case, "part": r.part, "model": r.model, "system": r.system, "seqlen": r.seqlen, "a": ra, "b": rb}
     if ra is None or rb is None:
         return Pair(**base, verdict="only A" if rb is None else "only B")
-    differs = tuple(f for f in SUSPECT if ra.provenance.get(f) != rb.provenance.get(f)
-                    and (ra.provenance.get(f) or rb.provenance.get(f)))
+    # a fact one side lacks (a failed run has no timing method) is no difference
+    differs = tuple(f for f in SUSPECT if ra.provenance.get(f) and rb.provenance.get(f)
+                    and ra.provenance[f] != rb.provenance[f])
     if ra.interpreted and rb.interpreted:
         return Pair(**base, verdict="interp", differs=differs, note="checked in the interpreter, not timed")
     if not (ra.done and rb.done):

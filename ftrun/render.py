@@ -238,9 +238,9 @@ def comparison(result, shown: int = 200) -> None:
         ms_b = f"{p.b.median_ms:.4g}" if p.b and p.b.done else (p.b.state if p.b else "")
         ratio = "" if p.ratio is None else f"{p.ratio:.3f}" + (f" [{p.ci[0]:.3f}-{p.ci[1]:.3f}]" if p.ci else "")
         style = VERDICT_STYLE.get(p.verdict, "white")
-        rows.append(([p.case], [ms_a, ms_b, ratio, f"[{style}]{p.verdict}[/]", " ".join(p.differs)]))
+        rows.append(([p.case], [ms_a, ms_b, ratio, f"[{style}]{p.verdict}[/]"]))
     fitted(f"B / A, ratio of medians [95% interval], threshold ±{result.threshold:.0%}", ["case"],
-           ["A ms", "B ms", "B/A [95% CI]", "verdict", "differs"], rows)
+           ["A ms", "B ms", "B/A [95% CI]", "verdict"], rows)
     if len(result.pairs) > shown:
         note(f"... and {len(result.pairs) - shown} more cases (all of them: --json or --out)")
     for p in result.pairs[:shown]:
@@ -248,9 +248,9 @@ def comparison(result, shown: int = 200) -> None:
             out.print(f"  {escape(p.case)}: {escape(p.note)}", soft_wrap=True)
     counts = ", ".join(f"{n} {v}" for v, n in result.counts().items()) or "no cases"
     if result.regressions:
-        out.print(f"[bold red]regression:[/] {counts}", soft_wrap=True)
+        out.print(f"[bold red]regression:[/] {counts}")
     else:
-        line(f"no regression beyond ±{result.threshold:.0%}: {counts}")
+        out.print(f"no regression beyond ±{result.threshold:.0%}: {counts}")
 
 
 def json_out(data) -> None:
