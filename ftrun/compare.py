@@ -1,9 +1,9 @@
 """`ftrun compare A B`: did B make things faster or slower than A, and is that real?
 
-Cases pair up by what they compute (part, model, system, shape, dtype, options), whatever device or
-protocol ran them, so two clusters compare too. For each pair with a time on both sides: the ratio of
-medians B/A and a 95 % bootstrap confidence interval from the kept samples (each side resampled on its
-own), and a verdict against a threshold t:
+Cases pair up by what they compute (part, model, system, shape, dtype) and, when both sides ran on the same
+devices, by device; sides on different devices (two clusters) pair across them. For each pair with a time on
+both sides: the ratio of medians B/A and a 95 % bootstrap confidence interval from the kept samples (each
+side resampled on its own), and a verdict against a threshold t:
 
     slower   the whole interval lies above 1 + t          (a regression)
     faster   the whole interval lies below 1 / (1 + t)
@@ -95,26 +95,31 @@ def compare_sides(runs: RunsDir, a: str, b: str, threshold: float = DEFAULT_THRE
 
 
 def compare(a: Side, b: Side, threshold: float = DEFAULT_THRESHOLD) -> Comparison:
-    rows_a, rows_b = _by_identity(a.rows), _by_identity(b.rows)
+    # sides on the same devices pair device by device; otherwise (two clusters) across devices
+    by_device = {r.device for r in a.rows} == {r.device for r in b.rows}
+    rows_a, rows_b = _by_identity(a.rows, by_device), _by_identity(b.rows, by_device)
     result = Comparison(describe(a), describe(b), threshold, provenance=provenance_differences(a.rows, b.rows))
+    # name the device in a case's label where one side holds several
+    named = by_device and len({r.device for r in a.rows}) > 1
     for ident in list(rows_a) + [i for i in rows_b if i not in rows_a]:
-        result.pairs.append(_pair(rows_a.get(ident), rows_b.get(ident), a, b, threshold))
+        result.pairs.append(_pair(rows_a.get(ident), rows_b.get(ident), a, b, threshold, named))
     result.pairs.sort(key=lambda p: (VERDICT_ORDER.index(p.verdict), -(p.ratio or 0), p.case))
     return result
 
 
-def _by_identity(rows) -> dict[str, Row]:
-    """What a case computes, whatever ran it where: the pairing key."""
+def _by_identity(rows, with_device: bool) -> dict[str, Row]:
+    """What a case computes (and, when both sides ran on the same devices, where): the pairing key."""
     out = {}
     for r in rows:
-        ident = json.dumps([r.part, r.model, r.system, r.dtype, r.dims], sort_keys=True)
+        ident = json.dumps([r.part, r.model, r.system, r.dtype, r.dims, r.device if with_device else None],
+                           sort_keys=True)
         out[ident] = r
     return out
 
 
-def _pair(ra: Row | None, rb: Row | None, a: Side, b: Side, t: float) -> Pair:
+def _pair(ra: Row | None, rb: Row | None, a: Side, b: Side, t: float, named: bool = False) -> Pair:
     r = ra or rb
-    case = f"{r.part}/{r.model}/{r.system}@{r.seqlen}"
+    case = f"{r.part}/{r.model}/{r.system}@{r.seqlen}" + (f" {r.device}" if named else "")
     base = {"case": case, "part": r.part, "model": r.model, "system": r.system, "seqlen": r.seqlen, "a": ra, "b": rb}
     if ra is None or rb is None:
         return Pair(**base, verdict="only A" if rb is None else "only B")

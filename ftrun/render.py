@@ -230,20 +230,25 @@ def comparison(result, shown: int = 200) -> None:
         line(f"[bold]{side}[/]: {escape(info['kind'])} {escape(info['name'])} ({info['cases']} cases, "
              f"{info['timed']} timed)")
     for fact, (va, vb) in result.provenance.items():
-        out.print(f"[yellow]differs:[/] {fact}: A {escape(', '.join(va) or '-')} | B {escape(', '.join(vb) or '-')}",
-                  soft_wrap=True)
+        shown_a, shown_b = ([v[:12] if fact == "commit" else v for v in vs] for vs in (va, vb))
+        out.print(f"[yellow]differs:[/] {fact}: A {escape(', '.join(shown_a) or '-')} | "
+                  f"B {escape(', '.join(shown_b) or '-')}", soft_wrap=True)
+    # cases without a time on either side, in the same state (NS and NS): counted, not listed
+    listed = [p for p in result.pairs if not (p.verdict in ("same", "interp") and p.ratio is None)]
     rows = []
-    for p in result.pairs[:shown]:
+    for p in listed[:shown]:
         ms_a = f"{p.a.median_ms:.4g}" if p.a and p.a.done else (p.a.state if p.a else "")
         ms_b = f"{p.b.median_ms:.4g}" if p.b and p.b.done else (p.b.state if p.b else "")
-        ratio = "" if p.ratio is None else f"{p.ratio:.3f}" + (f" [{p.ci[0]:.3f}-{p.ci[1]:.3f}]" if p.ci else "")
+        ratio = "" if p.ratio is None else f"{p.ratio:.3g}" + (f" [{p.ci[0]:.3g}-{p.ci[1]:.3g}]" if p.ci else "")
         style = VERDICT_STYLE.get(p.verdict, "white")
         rows.append(([p.case], [ms_a, ms_b, ratio, f"[{style}]{p.verdict}[/]"]))
     fitted(f"B / A, ratio of medians [95% interval], threshold ±{result.threshold:.0%}", ["case"],
            ["A ms", "B ms", "B/A [95% CI]", "verdict"], rows)
-    if len(result.pairs) > shown:
-        note(f"... and {len(result.pairs) - shown} more cases (all of them: --json or --out)")
-    for p in result.pairs[:shown]:
+    hidden = len(result.pairs) - len(listed)
+    if len(listed) > shown or hidden:
+        more = f"{len(listed) - shown} more and " if len(listed) > shown else ""
+        note(f"not listed: {more}{hidden} without a time on both sides (all: --json or --out)")
+    for p in listed[:shown]:
         if p.note and p.verdict not in ("same", "interp"):
             out.print(f"  {escape(p.case)}: {escape(p.note)}", soft_wrap=True)
     counts = ", ".join(f"{n} {v}" for v, n in result.counts().items()) or "no cases"

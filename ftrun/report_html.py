@@ -16,17 +16,19 @@ COLUMNS = (("part", "text"), ("model", "text"), ("system", "text"), ("device", "
            ("compile s", "num"), ("peak MiB", "num"), ("paper ms", "num"), ("provenance", "text"))
 
 STYLE = """
-body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1200px;padding:0 16px;color:#1b1b1b}
+body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1360px;padding:0 16px;color:#1b1b1b}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd}
 .meta,.muted{color:#666;font-size:12px}
 .warn{background:#fff4e5;border-left:4px solid #e67e22;padding:6px 10px;margin:6px 0}
 table{border-collapse:collapse;font-size:12px;width:100%}th,td{padding:3px 6px;border-bottom:1px solid #eee;
 text-align:left;vertical-align:top}th{background:#f4f6f8;position:sticky;top:0;cursor:pointer;white-space:nowrap}
-td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 th[data-dir=asc]::after{content:" \\25B2"}th[data-dir=desc]::after{content:" \\25BC"}
 .ok{color:#1e8449}.fail{color:#c0392b}.ns{color:#b7950b}.interp{color:#2e86c1}.slower,.broken{color:#c0392b;font-weight:600}
-.faster,.fixed{color:#1e8449}figure{margin:12px 0}figure img{max-width:100%;border:1px solid #eee}
-input#filter{margin:6px 0;padding:4px 8px;width:320px}td.reason{max-width:360px;overflow-wrap:anywhere}
+.faster,.fixed{color:#1e8449}figure{margin:12px 0}figure img{width:min(100%,980px);border:1px solid #eee}
+figure img.small{width:min(100%,520px)}
+input#filter{margin:6px 0;padding:4px 8px;width:320px}td.reason{min-width:240px;max-width:420px;overflow-wrap:anywhere}
+td.prov{font-size:11px;color:#555;min-width:200px}
 """
 
 SCRIPT = """
@@ -66,7 +68,7 @@ def page(data) -> str:
              f"<meta name=viewport content='width=device-width'><style>{STYLE}</style></head><body>",
              f"<h1>{escape(data.title)}</h1><div class=meta>{escape(data.version)} · runs folder "
              f"{escape(data.runs)} · written {escape(data.generated)}</div>",
-             _status(data.status), _figures(data), _cases(data), _provenance(data), _comparison(data),
+             _status(data.status), _comparison(data), _cases(data), _figures(data), _provenance(data),
              f"<script>{SCRIPT}</script></body></html>"]
     return "\n".join(parts)
 
@@ -76,7 +78,8 @@ def _status(report) -> str:
 
     counts = report.counts()
     states = [s for s in ORDER if any(c.get(s) for c in counts.values())]
-    head = "".join(f"<th>{s}</th>" for s in ["experiment", "cluster", *states, "total"])
+    head = "".join(f"<th>{s}</th>" for s in ["experiment", "cluster"]) + "".join(
+        f"<th class=n>{s}</th>" for s in [*states, "total"])
     body = "".join(
         f"<tr><td>{escape(e)}</td><td>{escape(c)}</td>" + "".join(f"<td class=n>{n.get(s, '')}</td>" for s in states)
         + f"<td class=n>{sum(n.values())}</td></tr>" for (e, c), n in sorted(counts.items()))
@@ -101,7 +104,8 @@ def _figures(data) -> str:
 def _cases(data) -> str:
     from ftrun.report import paper_for
 
-    head = "".join(f"<th data-type={kind}>{escape(name)}</th>" for name, kind in COLUMNS)
+    head = "".join(f"<th data-type={kind}{' class=n' if kind == 'num' else ''}>{escape(name)}</th>"
+                   for name, kind in COLUMNS)
     rows = []
     for r in data.rows:
         paper = paper_for(r, data.paper)
@@ -129,7 +133,7 @@ def _provenance_cell(row) -> str:
         return _text(row.source if row.source != "ftrun" else "")
     full = "; ".join(f"{k}={v}" for k, v in row.provenance.items() if v)
     text = short(row.provenance)
-    return f"<td data-v='{escape(text)}' title='{escape(full)}'>{escape(text)}</td>"
+    return f"<td class=prov data-v='{escape(text)}' title='{escape(full)}'>{escape(text)}</td>"
 
 
 def _provenance(data) -> str:
@@ -149,21 +153,21 @@ def _comparison(data) -> str:
     if c is None:
         return ""
     counts = ", ".join(f"{n} {v}" for v, n in c.counts().items()) or "no cases"
-    head = "".join(f"<th data-type={k}>{n}</th>" for n, k in (("case", "text"), ("A ms", "num"), ("B ms", "num"),
-                                                              ("B/A", "num"), ("95% interval", "text"),
-                                                              ("verdict", "text"), ("differs", "text"),
-                                                              ("note", "text")))
+    columns = (("case", "text"), ("A ms", "num"), ("B ms", "num"), ("B/A", "num"), ("95% interval", "text"),
+               ("verdict", "text"), ("differs", "text"), ("note", "text"))
+    head = "".join(f"<th data-type={k}{' class=n' if k == 'num' else ''}>{n}</th>" for n, k in columns)
     rows = []
     for p in c.pairs:
         a = p.a.median_ms if p.a and p.a.done else None
         b = p.b.median_ms if p.b and p.b.done else None
-        ci = f"{p.ci[0]:.3f}-{p.ci[1]:.3f}" if p.ci else ""
-        rows.append(f"<tr>{_text(p.case)}{_num(a, _state_or(a, p.a))}{_num(b, _state_or(b, p.b))}{_num(p.ratio)}"
+        ci = f"{p.ci[0]:.3g}-{p.ci[1]:.3g}" if p.ci else ""
+        rows.append(f"<tr>{_text(p.case)}{_num(a, _state_or(a, p.a))}{_num(b, _state_or(b, p.b))}"
+                    f"{_num(p.ratio, f'{p.ratio:.3g}' if p.ratio else '')}"
                     f"{_text(ci)}<td class='{escape(p.verdict)}' data-v='{escape(p.verdict)}'>{escape(p.verdict)}</td>"
                     f"{_text(' '.join(p.differs))}{_text(p.note)}</tr>")
     differs = "".join(f"<div class=warn>differs: {escape(k)}: A {escape(', '.join(va) or '-')} | B "
                       f"{escape(', '.join(vb) or '-')}</div>" for k, (va, vb) in c.provenance.items())
-    figure = (f"<figure><img alt=compare src='data:image/png;base64,{data.compare_png}'></figure>"
+    figure = (f"<figure><img class=small alt=compare src='data:image/png;base64,{data.compare_png}'></figure>"
               if data.compare_png else "")
     return (f"<h2>Comparison</h2><p>A: {escape(c.a['said'])} ({c.a['cases']} cases) · B: {escape(c.b['said'])} "
             f"({c.b['cases']} cases) · threshold ±{c.threshold:.0%} · <b>{escape(counts)}</b></p>{differs}{figure}"
