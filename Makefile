@@ -3,6 +3,9 @@
 PY ?= python3
 # the FlashTensor artifact's backup_logs (fig12/, fig13/, fig14/ of its repository)
 ARTIFACT ?= ../shared/reference/flashtensor-ae-backup-logs
+# a scale for the campaigns (full, small, tiny) instead of the machine's default, e.g. make report SCALE=tiny
+SCALE ?=
+SUBMIT = $(PY) -m ftrun submit --cluster local $(if $(SCALE),--scale $(SCALE))
 
 .PHONY: campaign test install fig12 fig13 fig14 smoke report artifact-figures
 
@@ -12,14 +15,14 @@ campaign: fig12
 
 # one experiment's cases on this machine (those with a result are skipped), then its figure
 fig12 fig13 fig14 smoke: install
-	$(PY) -m ftrun submit $@ --cluster local
+	$(SUBMIT) $@
 	$(PY) -m ftrun plot $@
 
 # every campaign this machine can run, then one self-contained page of them: report/index.html
 report: install
-	$(PY) -m ftrun submit fig12 --cluster local
-	$(PY) -m ftrun submit fig13 --cluster local
-	$(PY) -m ftrun submit fig14 --cluster local
+	$(SUBMIT) fig12
+	$(SUBMIT) fig13
+	$(SUBMIT) fig14
 	$(PY) -m ftrun report fig12 fig13 fig14 --out report
 
 # the paper's figures from the artifact's own logs, in a runs folder of their own

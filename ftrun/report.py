@@ -147,8 +147,8 @@ def provenance_groups(rows: list[Row]) -> list[tuple[str, int, dict]]:
     """Each distinct provenance among the rows, with how many results share it, most common first."""
     groups: dict[str, list] = {}
     for r in rows:
-        if r.provenance:
-            text = short(r.provenance)
+        text = short(r.provenance)
+        if text:
             groups.setdefault(text, [0, r.provenance])[0] += 1
     return sorted(((text, n, facts) for text, (n, facts) in groups.items()), key=lambda g: -g[1])
 

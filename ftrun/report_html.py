@@ -129,10 +129,10 @@ def _cases(data) -> str:
 
 
 def _provenance_cell(row) -> str:
-    if not row.provenance:
+    text = short(row.provenance)
+    if not text:
         return _text(row.source if row.source != "ftrun" else "")
     full = "; ".join(f"{k}={v}" for k, v in row.provenance.items() if v)
-    text = short(row.provenance)
     return f"<td class=prov data-v='{escape(text)}' title='{escape(full)}'>{escape(text)}</td>"
 
 
