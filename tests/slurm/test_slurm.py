@@ -124,7 +124,8 @@ def test_each_partition_gets_its_gres_and_time_limit(work):
     assert_consistent(work)
     # both devices end up as rows of one figure: the two clusters share the runs folder
     ftrun("plot", "quick", "--out", work / "figs")
-    rows = {line.split(",")[2] for line in (work / "figs" / "fig12-kernel.csv").read_text().splitlines()[1:]}
+    # figures are named after their experiment
+    rows = {line.split(",")[2] for line in (work / "figs" / "quick-kernel.csv").read_text().splitlines()[1:]}
     assert rows == {"a100", "h100"}
 
 
