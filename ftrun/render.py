@@ -139,7 +139,7 @@ def status(report, show_cases: bool, why: bool = False) -> None:
     for d in report.drifts:
         out.print(f"[bold yellow]drift:[/] {escape(d.label)} ({escape(d.experiment)} on {escape(d.cluster)}) took "
                   f"{d.first_ms:.4g} ms first and {d.last_ms:.4g} ms last in its chunk ({d.change:+.0%}): "
-                  "the times of that chunk are suspect", soft_wrap=True)
+                  "the times of that chunk are suspect")
     unexplained = [c for c in report.cases if c.reason]
     if why:
         _reasons(unexplained)
@@ -217,7 +217,7 @@ def _reasons(cases) -> None:
     for (state, system, reason), members in sorted(groups.items()):
         labels = sorted({f"{c.part}/{c.label()}" for c in members})
         shown = ", ".join(labels[:6]) + (f" and {len(labels) - 6} more" if len(labels) > 6 else "")
-        out.print(f"  {styled_state(state)} {escape(system)} ({escape(shown)}): {escape(reason)}", soft_wrap=True)
+        out.print(f"  {styled_state(state)} {escape(system)} ({escape(shown)}): {escape(reason)}")
 
 
 VERDICT_STYLE = {"slower": "bold red", "broken": "bold red", "faster": "green", "fixed": "green", "same": "dim",

@@ -11,6 +11,7 @@ from pathlib import Path
 from plots.common import (
     PAGE_WIDTH_IN,
     device_rows,
+    drift_text,
     footnote,
     heading,
     plain_log_ticks,
@@ -50,7 +51,7 @@ def draw(rows: list[Row], models: list[str], systems: list[str], out_dir: Path, 
             out += [plotted(r, name) for r in series]
             if _series(axes[i], system, series, factor) and system not in drawn:
                 drawn.append(system)
-        _axes(axes[i], device, any(r.peak_mib for r in dev_rows), unit)
+        _axes(axes[i], device, dev_rows, unit)
     heading(fig, plt, f"{figure_title(name)}: H2O kernel vs sequence length", [(s, "line") for s in drawn])
     fig.supxlabel(footnote(rows, shapes), fontsize=6, x=0.01, ha="left", color="#555555", linespacing=1.3)
     return save(fig, out_dir, name, out)
@@ -70,11 +71,6 @@ def _series(row_axes, system: str, series: list[Row], unit_scale: float) -> bool
     """Draw one system's lines; mark its lengths without a time. True if a line was drawn."""
     done = [r for r in series if r.done]
     style = {"color": SYSTEM_COLORS.get(system, "#444"), "marker": "o", "markersize": 3, "linewidth": 1.2}
-    for r in series:
-        if not r.done:
-            row_axes[0].annotate(state_label(r), (r.seqlen, 0), xycoords=("data", "axes fraction"), xytext=(0, 3),
-                                 textcoords="offset points", rotation=90, fontsize=5.5, ha="center", va="bottom",
-                                 color="#555555" if r.interpreted else "#b00020")
     if not done:
         return False
     xs = [r.seqlen for r in done]
@@ -91,17 +87,43 @@ def _series(row_axes, system: str, series: list[Row], unit_scale: float) -> bool
     return True
 
 
-def _axes(row_axes, device: str, has_memory: bool, flops_unit: str) -> None:
+def untimed_text(rows: list[Row]) -> str:
+    """One line per system without a time at some lengths: 'TensorRT: NS', or 'TVM: FAIL at 8192'."""
+    lines = []
+    for system in dict.fromkeys(r.system for r in rows):
+        missing = [r for r in rows if r.system == system and not r.done]
+        for state in dict.fromkeys(r.state for r in missing):
+            lengths = sorted(r.seqlen for r in missing if r.state == state)
+            every = len(lengths) == len([r for r in rows if r.system == system])
+            lines.append(f"{state_label(missing[0]).split(':')[0]}: {state}"
+                         + ("" if every else f" at {', '.join(map(str, lengths))}"))
+    return "\n".join(lines)
+
+
+def _axes(row_axes, device: str, dev_rows: list[Row], flops_unit: str) -> None:
+    lengths = sorted({r.seqlen for r in dev_rows})
     for ax, ylabel in zip(row_axes, (PANELS[0], flops_unit, PANELS[2])):
         ax.set_xscale("log", base=2)
         ax.set_xlabel("sequence length", fontsize=7)
         ax.set_ylabel(ylabel, fontsize=7)
         ax.tick_params(labelsize=6)
+        if lengths:
+            ax.set_xticks(lengths)
+            ax.set_xlim(lengths[0] / 1.2, lengths[-1] * 1.2)
         plain_log_ticks(ax.xaxis)
+    # lengths without a time are named in the time panel, never drawn as points
+    untimed = untimed_text(dev_rows)
+    if untimed:
+        # above the panel, where no line can run into it
+        row_axes[0].set_title(untimed, loc="left", fontsize=5.5, color="#555555", linespacing=1.2, pad=2)
+    drift = drift_text(dev_rows)
+    if drift:
+        row_axes[0].text(0.98, 0.02, drift, transform=row_axes[0].transAxes, ha="right", va="bottom", fontsize=6,
+                         color="#d35400", fontweight="bold")
     row_axes[1].set_title(device, fontsize=7.5, pad=3)
     for ax in (row_axes[0], row_axes[2]):
         ax.set_yscale("log")
         plain_log_ticks(ax.yaxis)
-    if not has_memory:
+    if not any(r.peak_mib for r in dev_rows):
         row_axes[2].text(0.5, 0.5, "no memory measured\n(CPU, or not in the source)", ha="center", va="center",
                          transform=row_axes[2].transAxes, fontsize=7, color="#555555")

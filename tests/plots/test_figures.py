@@ -123,6 +123,9 @@ def test_fig13_three_panels_per_device_and_tflops(tmp_path):
     assert abs(fig13.causal_tflops(rows[2]) - 4 * 32 * 1024 * 1024 * 128 / 2 / 1e-4 / 1e12) < 1e-9
     assert len(list(csv.DictReader(paths[2].open()))) == 5
     assert fig13.flops_unit(rows) == ("TFLOP/s", 1.0)
+    # a length without a time is named above the time panel, never drawn as a point
+    partial = rows + [row("h200", "h2o", "flashtensor", None, state="INTERP", seqlen=4096, interpreted=True)]
+    assert fig13.untimed_text(partial) == "ftrun compiler: INTERP at 4096\nTensorRT: NS"
     tiny = [row("cpu", "h2o", "torch", 5.0, seqlen=64, dims={"batch": 1, "heads": 2, "kv_heads": 2, "head_dim": 32,
                                                               "q_len": 64, "kv_len": 64})]
     assert fig13.flops_unit(tiny)[0] == "MFLOP/s"
