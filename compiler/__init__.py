@@ -22,6 +22,9 @@ The pipeline (compiler/pipeline.py, one ordered list; each step's product prints
              reads only head-independent inputs is reduced once for all heads and skipped by every
              head; such input-only steps over one [rows, cols] domain become one map kernel (reads
              each input once); small ops left to torch; rejections with reasons
+  target     per kernel, Triton or (CompileOptions.hopper_kernels, off) a warp-specialized Gluon kernel for
+             sm_90: producer warp with TMA into an mbarrier ring, two consumer warpgroups in ping-pong with
+             async wgmma; kernels it cannot express stay Triton, the reason joins the plan's rejections
   codegen    one Triton kernel per pass: two-stage loops from the regions, online softmax with exp2,
              int64 offsets, masked ragged edges, BLOCK_M/BLOCK_N/num_warps/num_stages as parameters;
              map kernels: a program owns a tile of one axis and streams the other
@@ -39,7 +42,7 @@ Where things are (one concept per file):
               (regions reduced once for all heads), maps.py (input-only steps -> map kernels),
               schedule.py (epilogues, stores, torch steps, order)
   codegen/    emit.py (expressions), context.py (roles, loads, offsets), loops.py (segments), kernel.py,
-              maps.py (map kernels)
+              maps.py (map kernels); gluon/ (the Hopper target: operands, consumer, module, choose)
   launch/     loader.py (kernel modules on disk), launcher.py (the callable)
   autotune/   space.py (configs as data), cache.py (persistent, keyed), tune.py
   api.py, explain.py, dynamo.py (torch.compile backend)

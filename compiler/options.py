@@ -42,3 +42,8 @@ class CompileOptions:
     name_all_stages: bool = False
     # skip tiles proven dead by the mask analysis (off only to test that skipping changes nothing)
     skip_dead_tiles: bool = True
+    # emit row and column passes as warp-specialized Gluon kernels for Hopper (codegen/gluon: a producer
+    # warp with TMA loads into an mbarrier ring, two consumer warpgroups in ping-pong with async wgmma);
+    # kernels the target cannot express keep their Triton source, with the reason in `explain`. Off until
+    # timed on the H200 (BENCHMARKS.md, "not yet timed")
+    hopper_kernels: bool = False

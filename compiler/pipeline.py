@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from compiler.analysis.properties import PropertyInfo, analyze
+from compiler.codegen.gluon.choose import Targets, choose_targets
 from compiler.codegen.kernel import KernelSource
 from compiler.codegen.program import generate
 from compiler.frontend.capture import Captured, capture
@@ -36,6 +37,7 @@ class Compilation:
     graph: Graph | None = None
     props: PropertyInfo | None = None
     plan: Plan | None = None
+    targets: Targets | None = None
     sources: tuple[KernelSource, ...] | None = None
     launcher: Launcher | None = None
     seconds: tuple[tuple[str, float], ...] = field(default=())
@@ -51,6 +53,11 @@ class Step:
 def _capture(c: Compilation) -> Compilation:
     captured = capture(c.program, c.example_inputs)
     return replace(c, captured=captured, graph=captured.graph)
+
+
+def _target(c: Compilation) -> Compilation:
+    targets = choose_targets(c.plan, c.options, c.example_inputs)
+    return replace(c, targets=targets, plan=replace(c.plan, rejected=c.plan.rejected + targets.declined))
 
 
 def _launch(c: Compilation) -> Compilation:
@@ -87,8 +94,11 @@ PIPELINE: tuple[Step, ...] = (
     # fusion plan: group reductions into row and column passes, fold masks per tile region, pick what is
     # stored; every rejected fusion is recorded with its reason
     Step("plan", lambda c: replace(c, plan=plan_fusion(c.props, c.options, c.name)), "plan"),
-    # Triton source per kernel (plus its launch wrapper)
-    Step("codegen", lambda c: replace(c, sources=generate(c.plan, c.options)), "sources"),
+    # the code generation target per kernel: Triton, or (CompileOptions.hopper_kernels) a warp-specialized
+    # Gluon kernel for sm_90 where that target can express the pass; its declines join the plan's rejections
+    Step("target", _target, "targets"),
+    # Triton source per kernel (plus its launch wrapper), or the Gluon source the target step chose
+    Step("codegen", lambda c: replace(c, sources=generate(c.plan, c.options, c.targets.hopper)), "sources"),
     # load the kernels and build the callable: check arguments, allocate, launch, run torch steps
     Step("launch", _launch, "launcher"),
 )

@@ -7,13 +7,13 @@ plot, compare, report, results, bench) live in ftrun/cli_view.py, on this same a
 
 from __future__ import annotations
 
-import functools
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from ftrun.boundary import checked_runs, command
 from ftrun.clihelp import App, show_version
 from ftrun.errors import FtrunError
 
@@ -37,66 +37,10 @@ def _top(version: Annotated[bool, typer.Option(
     """Run the FlashTensor evaluation (Fig. 12-14) on Slurm or here, and draw its figures."""
 
 
-def command(fn):
-    """The error boundary: whatever the user can cause (bad input, a file system that refuses, a damaged
-    store) ends as one red line and exit status 1, never a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        import sqlite3
-
-        from ftrun import render
-        from results.case import SpecError
-        from results.files import FileFormatError, StoreError
-
-        try:
-            return fn(*args, **kwargs)
-        except (FtrunError, StoreError, SpecError, FileFormatError) as e:
-            render.error(str(e))
-        except OSError as e:
-            render.error(_os_error(e))
-        except sqlite3.Error as e:
-            render.error(f"the index database failed ({e}); `ftrun results rebuild` rebuilds it from the files")
-        raise typer.Exit(1)
-
-    return wrapper
-
-
-def _os_error(e: OSError) -> str:
-    import errno
-
-    where = f" {e.filename}" if e.filename else ""
-    if e.errno == errno.ENOSPC:
-        return f"no space left on the device of{where}: free some space; finished results are kept"
-    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"not allowed to write or read{where} ({e.strerror}): check the permissions or choose --runs-dir"
-    return f"{e.strerror or e}{':' + where if where else ''}"
-
-
 def _settings(config: Path | None, runs_dir: Path | None):
     from ftrun.settings import load_settings
 
-    settings = load_settings(config, runs_dir)
-    root = settings.runs.root
-    if root.exists() and not root.is_dir():
-        raise FtrunError(f"runs folder {root} is a file, not a folder: give a folder with --runs-dir "
-                         "(or runs_dir in ftrun.toml)")
-    return settings
-
-
-def _output_file(path: Path, what: str) -> Path:
-    """A file the command will write: not a folder, and its folder can be made."""
-    if path.is_dir():
-        raise FtrunError(f"{what} {path} is a folder: give a file name, e.g. {path / 'results.csv'}")
-    if path.parent.exists() and not path.parent.is_dir():
-        raise FtrunError(f"{what} {path}: {path.parent} is a file, not a folder")
-    return path
-
-
-def _output_dir(path: Path | None, what: str) -> Path | None:
-    if path is not None and path.exists() and not path.is_dir():
-        raise FtrunError(f"{what} {path} is a file: give a folder")
-    return path
+    return checked_runs(load_settings(config, runs_dir))
 
 
 @app.command()

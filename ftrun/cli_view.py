@@ -1,6 +1,6 @@
 """The commands that read results: status, plot, compare, report, results (export, import, rebuild), bench.
 
-They share the app, the error boundary and the common options of ftrun/cli.py.
+They share the app and the common options of ftrun/cli.py, and the error boundary of ftrun/boundary.py.
 """
 
 from __future__ import annotations
@@ -11,18 +11,8 @@ from typing import Annotated
 
 import typer
 
-from ftrun.cli import (
-    Config,
-    Json,
-    RunsOption,
-    _output_dir,
-    _output_file,
-    _settings,
-    app,
-    bench_app,
-    command,
-    results_app,
-)
+from ftrun.boundary import command, output_dir, output_file
+from ftrun.cli import Config, Json, RunsOption, _settings, app, bench_app, results_app
 from ftrun.errors import FtrunError, choose
 
 Threshold = Annotated[float, typer.Option(
@@ -100,7 +90,7 @@ def plot(
     from ftrun.figures import plot as draw
 
     settings = _settings(config, runs_dir)
-    for path in draw(experiment, settings.runs, _output_dir(out, "--out"), source):
+    for path in draw(experiment, settings.runs, output_dir(out, "--out"), source):
         render.line(str(path))
 
 
@@ -143,7 +133,7 @@ def compare(
     else:
         render.comparison(result)
     if out is not None:
-        for path in write_outputs(result, _output_dir(out, "--out")):
+        for path in write_outputs(result, output_dir(out, "--out")):
             render.note(f"wrote {path}")
     if result.regressions:
         raise typer.Exit(REGRESSION_EXIT)
@@ -177,7 +167,7 @@ def report(
     from ftrun.report import write_report
 
     settings = _settings(config, runs_dir)
-    path = write_report(settings.runs, _output_dir(out, "--out"), experiments or [], baseline, candidate, threshold)
+    path = write_report(settings.runs, output_dir(out, "--out"), experiments or [], baseline, candidate, threshold)
     render.line(str(path))
 
 
@@ -227,9 +217,14 @@ def bench_kernels(
     unknown = set(filters) - {"model", "system"}
     if unknown:
         raise FtrunError(f"bench filters take model and system only; got {', '.join(sorted(unknown))}")
-    overrides = _dims(dim or [])
+    try:
+        overrides = bench.parse_dims(dim or [])
+    except ValueError as e:
+        raise FtrunError(str(e)) from None
     models = [m for m in KERNEL_MODELS if m in filters.get("model", {m})]
-    systems = [s for s in bench.PEERS if s in filters.get("system", {s})] or sorted(filters["system"])
+    wanted = filters.get("system", set(bench.PEERS))
+    # the default peers in their order, then any other system the filters name (flashtensor-hopper, ...)
+    systems = [s for s in bench.PEERS if s in wanted] + sorted(set(wanted) - set(bench.PEERS))
     specs = [bench.bench_spec(m, n, s, scale, overrides, dtype) for m in models for n in seqlen or [4096]
              for s in systems]
     render.note(f"{len(specs)} runs at the {scale} scale on {local_device()}: each checked against float64, "
@@ -237,18 +232,6 @@ def bench_kernels(
     rows = bench.bench(specs, logit_scale, lambda row, s: render.note(
         f"  {row.model}@{row.seqlen} {row.system}: {row.note.split(' (')[0] or 'timed'} ({s:.0f} s)"))
     render.line(bench.render(rows))
-
-
-def _dims(items: list[str]) -> dict[str, int]:
-    valid = ("batch", "heads", "kv_heads", "head_dim", "q_len", "kv_len")
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        choose("dimension", key, valid)
-        if not sep or not value.isdigit() or int(value) <= 0:
-            raise FtrunError(f"--dim {item!r}: expected {key}=POSITIVE_INTEGER")
-        out[key] = int(value)
-    return out
 
 
 @results_app.command("export")
@@ -264,7 +247,7 @@ def results_export(
     from results.export import export_csv
 
     settings = _settings(config, runs_dir)
-    _output_file(csv, "--csv")
+    output_file(csv, "--csv")
     n = export_csv(settings.runs, csv, all_attempts)
     render.line(f"wrote {n} rows to {csv}")
 

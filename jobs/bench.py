@@ -27,6 +27,8 @@ from jobs.timing import TimingSpec, peak_memory, time_callable
 from results.case import CaseSpec
 
 PEERS = ("torch", "inductor", "cudnn", "flex", "flashtensor")
+# the embedded compiler, with or without its Hopper target: interpreted without a GPU, profiled per kernel
+COMPILERS = ("flashtensor", "flashtensor-hopper")
 
 
 @dataclass
@@ -42,6 +44,22 @@ class BenchRow:
     extreme: str = ""
     interpreted: bool = False
     kernels: list[tuple[str, float]] = field(default_factory=list)
+
+
+DIMENSIONS = ("batch", "heads", "kv_heads", "head_dim", "q_len", "kv_len")
+
+
+def parse_dims(items: list[str]) -> dict[str, int]:
+    """['kv_heads=8', 'q_len=1000'] -> {'kv_heads': 8, 'q_len': 1000}; ValueError naming the bad item."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if key not in DIMENSIONS:
+            raise ValueError(f"unknown dimension {key!r} in --dim {item!r}; valid: {', '.join(DIMENSIONS)}")
+        if not sep or not value.isdigit() or int(value) <= 0:
+            raise ValueError(f"--dim {item!r}: expected {key}=POSITIVE_INTEGER")
+        out[key] = int(value)
+    return out
 
 
 def bench_spec(model: str, seqlen: int, system: str, scale: str, dims: dict[str, int] | None = None,
@@ -85,7 +103,7 @@ def bench_case(spec: CaseSpec, timing: TimingSpec = TimingSpec(), logit_scale: f
         # checked is all an interpreter can say: its speed is not the kernels'
         return row
     row.ms = time_callable(call, device, timing)["median"]
-    if profile and spec.system == "flashtensor" and device.type == "cuda":
+    if profile and spec.system in COMPILERS and device.type == "cuda":
         row.kernels = kernel_times(call)
     return row
 

@@ -19,3 +19,10 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "chromium is missing and this user cannot apt-get it: the report's browser test will fail" >&2
   fi
 fi
+# Triton 3.6 alone, the GPU machine's version, beside the project's newer one: the tests compile the Hopper
+# target's Gluon sources with its API too (tests/compiler/test_hopper_compile.py)
+if [ ! -x .venv-triton36/bin/python ]; then
+  echo "installing triton 3.6 into .venv-triton36 (for the Gluon API check)" >&2
+  "$PY" -m venv .venv-triton36
+  .venv-triton36/bin/python -m pip install -q 'triton==3.6.*'
+fi

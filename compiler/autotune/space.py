@@ -36,6 +36,12 @@ STREAM = (Config(128, 64, 8, 3), Config(64, 64, 4, 3), Config(64, 64, 4, 2))
 # map kernels (the prologue, memory-bound): narrow program tiles, so that a [4096, 4096] domain still
 # gives every SM a program or two, and deep tiles along the loop
 MAP = (Config(32, 128, 4, 3), Config(16, 256, 4, 3), Config(64, 64, 4, 3))
+# warp-specialized Gluon kernels for Hopper (codegen/gluon): BLOCK_M is the program's 128 rows (two consumer
+# warpgroups of 64), num_stages the depth of the producer's ring, num_warps the default partition's 4.
+# Not timed yet: at head_dim 128 a row pass holds 32 KB of Q and 32 KB (BLOCK_N 64) or 64 KB (128) of K and
+# V per stage, so 3 stages of 64 or 2 of 128 fit beside it
+HOPPER_ROW = (Config(128, 128, 4, 2), Config(128, 64, 4, 3))
+HOPPER_COLUMN = (Config(128, 64, 4, 3), Config(128, 128, 4, 2))
 # Triton's interpreter runs every program in Python: one small config, with BM != BN so both tile
 # sizes are exercised, and small enough that short test sequences span several tiles
 INTERPRET = Config(32, 16, 4, 1)
@@ -50,6 +56,14 @@ WIDE = tuple(Config(m, n, w, s) for m in (64, 128) for n in (32, 64, 128) for w 
 def candidates(role: str, target: str) -> tuple[Config, ...]:
     if target == "interpret":
         return (INTERPRET,)
+    if role.startswith("hopper-"):
+        return HOPPER_ROW if role == "hopper-row" else HOPPER_COLUMN
     if os.environ.get("FTRUN_AUTOTUNE_SPACE") == "wide":
         return WIDE
     return {"row": ROW, "column": COLUMN, "stream": STREAM, "map": MAP}[role]
+
+
+def fits(role: str, config: Config) -> bool:
+    """Whether a pinned config can launch a kernel of this role: a Hopper kernel's program is two
+    consumer warpgroups of 64 rows under a 4-warp default partition."""
+    return not role.startswith("hopper-") or (config.block_m == 128 and config.num_warps == 4)

@@ -12,7 +12,7 @@ import math
 import torch
 
 from compiler.autotune.cache import TuneCache, cache_key
-from compiler.autotune.space import Config, candidates
+from compiler.autotune.space import Config, candidates, fits
 
 
 def _bench(launch, tensors, config: Config) -> float:
@@ -28,7 +28,7 @@ def _bench(launch, tensors, config: Config) -> float:
 
 
 def choose(name: str, role: str, source: str, launch, tensors, options, target: str) -> Config:
-    if options.config is not None:
+    if options.config is not None and fits(role, Config(*options.config)):
         return Config(*options.config)
     space = candidates(role, target)
     if target != "cuda" or not options.autotune or len(space) == 1:

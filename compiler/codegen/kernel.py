@@ -64,6 +64,7 @@ class KernelSource:
     tensors: tuple[Node, ...]  # the wrapper's tensor arguments, in order
     loads: tuple[Node, ...]  # those of them the kernel reads (the others it writes)
     streams: bool = False  # its loop pipelines a per-head score-shaped input (tuned from its own list)
+    tune_role: str | None = None  # the autotune list to use when not the kernel's role (codegen/gluon)
 
 
 class KernelWriter:

@@ -18,10 +18,12 @@ def materialized(plan: Plan) -> set[int]:
     return out
 
 
-def generate(plan: Plan, options: CompileOptions) -> tuple[KernelSource, ...]:
+def generate(plan: Plan, options: CompileOptions, chosen: tuple[KernelSource, ...] = ()) -> tuple[KernelSource, ...]:
+    """Each kernel's source: the one `chosen` by another target (codegen/gluon), else Triton's."""
     names = plan.names()
     tensors = materialized(plan)
     target = options.target or "cuda"
-    return tuple(write_map(k, names, target) if isinstance(k, MapKernel) else
-                 write_kernel(k, plan.axes, names, tensors, target, options.name_all_stages)
+    other = {s.name: s for s in chosen}
+    return tuple(other[k.name] if k.name in other else write_map(k, names, target) if isinstance(k, MapKernel)
+                 else write_kernel(k, plan.axes, names, tensors, target, options.name_all_stages)
                  for k in plan.generated)

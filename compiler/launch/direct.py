@@ -51,6 +51,8 @@ class Direct:
             return None
         if not all(hasattr(compiled, a) for a in ("run", "function", "packed_metadata")):
             return None
+        if not all(hasattr(a, "data_ptr") for a in args[:len(tensors)]):
+            return None  # TMA descriptors lead (codegen/gluon): the key below reads tensors only
         return cls(compiled, len(tensors), args, torch.cuda.current_device())
 
     def _key(self, args: tuple) -> tuple:

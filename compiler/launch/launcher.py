@@ -92,7 +92,7 @@ class Launcher:
         if launch_args is None:
             t0 = time.perf_counter()
             target = "cuda" if device.type == "cuda" else "interpret"
-            role = "stream" if source.streams else k.role
+            role = source.tune_role or ("stream" if source.streams else k.role)
             config = choose(k.name, role, source.source, module.launch, tensors, self.options, target)
             self.launch_args[k.name] = launch_args = config.launch_args()
             self.shape_args[k.name] = {a: launch_args[a] for a in ("BLOCK_M", "BLOCK_N", "num_stages")}

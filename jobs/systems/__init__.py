@@ -17,6 +17,7 @@ REGISTRY: dict[str, str] = {
     "torch": "jobs.systems.eager:Eager",
     "inductor": "jobs.systems.inductor:Inductor",
     "flashtensor": "jobs.systems.flashtensor:FlashTensor",
+    "flashtensor-hopper": "jobs.systems.flashtensor:FlashTensorHopper",
     "korch": "jobs.systems.unavailable:korch",
     "einnet": "jobs.systems.unavailable:einnet",
     "tvm": "jobs.systems.tvm_relax:TVM",

@@ -11,6 +11,7 @@ from jobs.systems.base import NotSupported, System, module_missing
 
 class FlashTensor(System):
     name = "flashtensor"
+    options: dict = {}  # CompileOptions fields this variant sets
 
     def __init__(self, cache_dir: Path | None = None):
         default = Path.home() / ".cache" / "ftrun" / "autotune"
@@ -41,7 +42,7 @@ class FlashTensor(System):
 
         t0 = time.perf_counter()
         try:
-            fn = compiler.compile(program, inputs, name=spec.model, cache_dir=self.cache_dir)
+            fn = compiler.compile(program, inputs, name=spec.model, cache_dir=self.cache_dir, **self.options)
         except compiler.CompileError as e:
             raise NotSupported(f"flashtensor: {e}") from None
         capture_s = time.perf_counter() - t0
@@ -55,7 +56,19 @@ class FlashTensor(System):
         self._details = {"capture_s": round(capture_s, 3), "first_call_s": round(time.perf_counter() - t0, 3),
                          "tune_s": round(fn.launcher.stats.tune_s, 3), "configs": dict(fn.launcher.stats.configs),
                          "kernels": len(fn.plan.generated)}
+        if self.options:
+            self._details["options"] = dict(self.options)
+            self._details["hopper_kernels"] = [s.name for s in fn.sources if s.tune_role]
         return fn
 
     def details(self):
         return dict(self._details)
+
+
+class FlashTensorHopper(FlashTensor):
+    """The compiler with its Hopper target on (CompileOptions.hopper_kernels): warp-specialized Gluon
+    kernels for the passes that target expresses, Triton for the rest. Not part of any campaign until
+    timed on the H200 (BENCHMARKS.md)."""
+
+    name = "flashtensor-hopper"
+    options = {"hopper_kernels": True}
