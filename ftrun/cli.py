@@ -1,32 +1,40 @@
 """The ftrun command line. Each command parses options, calls one library function, renders the result.
 
 Heavy imports (torch, matplotlib, submitit) happen inside the library functions a command calls, so
-`ftrun --help`, `status` and `plot` start fast on a login node.
+`ftrun --help`, `status` and `plot` start fast on a login node. The commands that read results (status,
+plot, compare, report, results, bench) live in ftrun/cli_view.py, on this same app.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ftrun.boundary import checked_runs, command, output_dir, output_file
-from ftrun.errors import FtrunError, choose
+from ftrun.boundary import checked_runs, command
+from ftrun.clihelp import App, show_version
+from ftrun.errors import FtrunError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
-                  pretty_exceptions_show_locals=False,
-                  help="Run the FlashTensor evaluation (Fig. 12-14) on Slurm or here, and draw its figures.")
-results_app = typer.Typer(no_args_is_help=True, help="Export, import and rebuild the result store.")
+app = App(no_args_is_help=True, pretty_exceptions_show_locals=False,
+          help="Run the FlashTensor evaluation (Fig. 12-14) on Slurm or here, and draw its figures.")
+results_app = App(no_args_is_help=True, help="Export, import and rebuild the result store.")
 app.add_typer(results_app, name="results")
-bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print tables (no result store).")
+bench_app = App(no_args_is_help=True, help="Benchmarks that print tables (no result store).")
 app.add_typer(bench_app, name="bench")
 
 RunsOption = Annotated[Path | None, typer.Option(
-    "--runs-dir", help="runs folder [default: ./ftrun-runs or ftrun.toml]")]
-Config = Annotated[Path | None, typer.Option("--config", help="ftrun.toml [default: ./ftrun.toml, ~/.config/ftrun]")]
+    "--runs-dir", metavar="DIR", help="runs folder [default: ./ftrun-runs or ftrun.toml]")]
+Config = Annotated[Path | None, typer.Option(
+    "--config", metavar="FILE", help="ftrun.toml [default: ./ftrun.toml, ~/.config/ftrun]")]
+Json = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
+
+
+@app.callback()
+def _top(version: Annotated[bool, typer.Option(
+        "--version", callback=show_version, is_eager=True, help="print ftrun's version and commit, and exit")] = False):
+    """Run the FlashTensor evaluation (Fig. 12-14) on Slurm or here, and draw its figures."""
 
 
 def _settings(config: Path | None, runs_dir: Path | None):
@@ -77,75 +85,22 @@ def submit(
     submit_experiment(settings, request, dry_run, sys.argv, render, follow, poll)
 
 
-@app.command()
-@command
-def status(
-    experiment: Annotated[str | None, typer.Argument(help="only this experiment")] = None,
-    cases: Annotated[bool, typer.Option("--cases/--summary", help="also show every case's state")] = True,
-    watch: Annotated[bool, typer.Option("--watch", "-w", help="refresh until Ctrl-C")] = False,
-    every: Annotated[float, typer.Option(help="--watch: seconds between refreshes (at least 1)")] = 15.0,
-    runs_dir: RunsOption = None,
-    config: Config = None,
-):
-    """Show every submitted case's state: NEW, QUEUED, RUNNING, DONE, NS, OOM, TLE, FAIL, CANCELLED.
-
-    State comes from result files first, then sacct, squeue and heartbeats for what is in flight.
-
-    [bold]Examples[/]
-      ftrun status fig12 --summary
-      ftrun status --watch
-    """
-    import time
-
-    from ftrun import render
-    from ftrun.status import collect
-
-    if every < 1:
-        raise FtrunError(f"--every {every:g}: give at least 1 second between refreshes")
-    settings = _settings(config, runs_dir)
-    parallel = {name: c.max_tasks for name, c in settings.clusters.items()}
-    while True:
-        report = collect(settings.runs, experiment, parallel=parallel, with_cases=cases)
-        if watch:
-            render.clear()
-        render.status(report, cases)
-        if not watch:
-            return
-        time.sleep(every)
 
 
 @app.command()
 @command
-def plot(
-    experiment: Annotated[str, typer.Argument(help="fig12, fig13, fig14 or smoke")],
-    source: Annotated[str, typer.Option(help="measured, paper (the paper's published numbers) or both")] = "measured",
-    out: Annotated[Path | None, typer.Option("--out", help="output folder [default: RUNS_DIR/figures]")] = None,
-    runs_dir: RunsOption = None,
-    config: Config = None,
-):
-    """Draw an experiment's figure as PDF and PNG, with the CSV of the plotted numbers.
-
-    [bold]Examples[/]
-      ftrun plot fig12
-      ftrun plot fig12 --source paper --out figs/
-    """
-    from ftrun import render
-    from ftrun.figures import plot as draw
-
-    settings = _settings(config, runs_dir)
-    for path in draw(experiment, settings.runs, output_dir(out, "--out"), source):
-        render.line(str(path))
-
-
-@app.command()
-@command
-def clusters(config: Config = None, runs_dir: RunsOption = None):
+def clusters(config: Config = None, runs_dir: RunsOption = None, as_json: Json = False):
     """Show the resolved cluster configuration."""
     from dataclasses import asdict
 
     from ftrun import render
 
     settings = _settings(config, runs_dir)
+    if as_json:
+        render.json_out({"config": str(settings.source) if settings.source else None,
+                         "runs_dir": str(settings.runs.root), "default_cluster": settings.default_cluster,
+                         "clusters": {name: asdict(c) for name, c in settings.clusters.items()}})
+        return
     render.line(f"config: {settings.source or '(none: built-in defaults)'}; runs folder: {settings.runs.root}")
     blocks = {name: {k: v for k, v in asdict(c).items() if k != "name" and v not in (None, {}, ())}
               for name, c in settings.clusters.items()}
@@ -228,126 +183,9 @@ def retry(
     run_plans(settings, plans, render)
 
 
-@bench_app.command("kernels")
-@command
-def bench_kernels(
-    only: Annotated[list[str] | None, typer.Option("--only", help="model=... or system=... (repeatable)")] = None,
-    seqlen: Annotated[list[int] | None, typer.Option(
-        "--seqlen", help="the paper's sequence length, mapped by the scale (repeatable) [default: 4096]")] = None,
-    scale: Annotated[str | None, typer.Option(
-        help="full, small or tiny [default: full on a GPU, small without]")] = None,
-    dim: Annotated[list[str] | None, typer.Option(
-        "--dim", help="override one dimension, e.g. kv_heads=8 or q_len=1000 (repeatable)")] = None,
-    dtype: Annotated[str | None, typer.Option(help="float16, bfloat16 or float32 [default: the scale's]")] = None,
-    logit_scale: Annotated[float, typer.Option(
-        help="also check at logits ~±5x this (20: ±100, where a softmax without max subtraction overflows); "
-             "0 skips")] = 20.0,
-):
-    """Check, then time, the compiler's kernels and the peers (torch, inductor, cuDNN, FlexAttention) in one
-    process, with compile time, extra memory and the compiler's time per kernel.
-
-    Each system passes the float64 check (and the check at large logits) before it is timed. Without a GPU
-    the compiler's kernels run in Triton's interpreter: checked, not timed.
-
-    [bold]Examples[/]
-      ftrun bench kernels
-      ftrun bench kernels --only model=h2o --seqlen 1024 --seqlen 8192
-      ftrun bench kernels --only model=attn --only system=flashtensor --only system=cudnn --dim kv_heads=8
-    """
-    from ftrun import render
-    from ftrun.campaign import parse_filters
-    from ftrun.devices import local_device
-    from jobs import bench
-    from jobs.spec import KERNEL_MODELS, SCALES
-
-    scale = scale or ("small" if local_device() == "cpu" else "full")
-    choose("scale", scale, SCALES)
-    bad = [n for n in seqlen or [] if n <= 0]
-    if bad:
-        raise FtrunError(f"--seqlen {bad[0]}: give a positive sequence length (the paper's: 1024 to 16384)")
-    if local_device() == "cpu":
-        # no GPU: the compiler's kernels run in Triton's interpreter, decided before Triton is imported
-        os.environ.setdefault("TRITON_INTERPRET", "1")
-    if dtype is not None:
-        choose("dtype", dtype, ("float16", "bfloat16", "float32"))
-    filters = parse_filters(only or [])
-    unknown = set(filters) - {"model", "system"}
-    if unknown:
-        raise FtrunError(f"bench filters take model and system only; got {', '.join(sorted(unknown))}")
-    try:
-        overrides = bench.parse_dims(dim or [])
-    except ValueError as e:
-        raise FtrunError(str(e)) from None
-    models = [m for m in KERNEL_MODELS if m in filters.get("model", {m})]
-    wanted = filters.get("system", set(bench.PEERS))
-    # the default peers in their order, then any other system the filters name (flashtensor-hopper, ...)
-    systems = [s for s in bench.PEERS if s in wanted] + sorted(set(wanted) - set(bench.PEERS))
-    specs = [bench.bench_spec(m, n, s, scale, overrides, dtype) for m in models for n in seqlen or [4096]
-             for s in systems]
-    render.note(f"{len(specs)} runs at the {scale} scale on {local_device()}: each checked against float64, "
-                "then timed")
-    rows = bench.bench(specs, logit_scale, lambda row, s: render.note(
-        f"  {row.model}@{row.seqlen} {row.system}: {row.note.split(' (')[0] or 'timed'} ({s:.0f} s)"))
-    render.line(bench.render(rows))
-
-
-@results_app.command("export")
-@command
-def results_export(
-    csv: Annotated[Path, typer.Option("--csv", help="file to write")],
-    all_attempts: Annotated[bool, typer.Option("--all-attempts", help="one row per attempt, not per case")] = False,
-    runs_dir: RunsOption = None,
-    config: Config = None,
-):
-    """Write the results as a tidy CSV, one row per measurement."""
-    from ftrun import render
-    from results.export import export_csv
-
-    settings = _settings(config, runs_dir)
-    output_file(csv, "--csv")
-    n = export_csv(settings.runs, csv, all_attempts)
-    render.line(f"wrote {n} rows to {csv}")
-
-
-@results_app.command("import")
-@command
-def results_import(
-    path: Annotated[Path, typer.Argument(help="another runs folder, or a folder of FlashTensor-artifact logs")],
-    runs_dir: RunsOption = None,
-    config: Config = None,
-):
-    """Merge results from another runs folder or artifact logs (idempotent)."""
-    from ftrun import render
-    from ftrun.exchange import import_path
-
-    settings = _settings(config, runs_dir)
-    report = import_path(settings.runs, path)
-    render.line(f"imported {report.copied} file(s), {report.already} already present")
-    for why in report.skipped:
-        render.note(f"skipped: {why}")
-
-
-@results_app.command("rebuild")
-@command
-def results_rebuild(runs_dir: RunsOption = None, config: Config = None):
-    """Rebuild the SQLite index from the result files (a damaged index is moved aside first)."""
-    from ftrun import render
-    from results.index import Index
-
-    settings = _settings(config, runs_dir)
-    index, report = Index.rebuilt(settings.runs)
-    index.close()
-    if report.moved_aside:
-        render.note(f"the old index could not be used: moved aside to {report.moved_aside}")
-    render.line(f"indexed {report.new_results} results and {report.new_campaigns} campaigns")
-    for name, why in report.bad_files:
-        render.error(f"skipped invalid file {name}: {why}")
-    for name, why in report.unreadable:
-        render.error(f"could not read {name}: {why}")
-
-
-# the commands about cases (list, compile) live beside this file; importing registers them
-from ftrun import cli_cases  # noqa: E402, F401
+# the commands that read results (ftrun/cli_view.py) and those about cases and the compiler (list, compile:
+# ftrun/cli_cases.py) register themselves on `app`; they import what they share from here
+from ftrun import cli_cases, cli_view  # noqa: E402, F401
 
 
 def main() -> None:

@@ -6,12 +6,12 @@ from typing import Annotated
 
 import typer
 
-from ftrun.cli import Config, _settings, app, command
+from ftrun.cli import Config, Json, _settings, app, command
 
 
 @app.command("list")
 @command
-def list_things(config: Config = None):
+def list_things(config: Config = None, as_json: Json = False):
     """List experiments, cases, systems (and whether each can run on this machine) and scales.
 
     Plug-ins of ftrun.toml ([plugins]) and of installed packages (entry points) are listed with their origin.
@@ -19,7 +19,13 @@ def list_things(config: Config = None):
     from ftrun import inventory, render
 
     _settings(config, None)
-    for title, columns, rows in inventory.tables():
+    tables = inventory.tables()
+    if as_json:
+        # by name (each table's first column), the other columns as fields
+        render.json_out({title: {row[0]: dict(zip(columns[1:], row[1:])) for row in rows}
+                         for title, columns, rows in tables})
+        return
+    for title, columns, rows in tables:
         render.rows_table(title, columns, rows)
 
 

@@ -10,26 +10,17 @@ from the log's name and content, so importing twice adds nothing.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ftrun import artifact
 from ftrun.errors import FtrunError
-from jobs.spec import SCALES, e2e_dims, kernel_dims
 from results.campaigns import Campaign
-from results.case import CaseSpec
 from results.files import FILE_MODE, MAX_JSON_BYTES, parse_json
 from results.index import Index
-from results.paper import SYSTEM_NAMES
-from results.records import Record, RunInfo, Timing, now
+from results.records import Record
 from results.runsdir import RunsDir
-
-ARTIFACT_NAME = re.compile(r"^(?P<exp>[^.]+)\.(?P<device>[^.]+)\.(?P<model>[^.]+)\.(?P<sys>[^.]+)\.log$")
-ARTIFACT_AVG = re.compile(r"\[(?P<label>[\w-]+)\][^\n]*?avg[:\s]+(?P<ms>[0-9.]+)")
-# artifact timings (wall clock, 10 runs) are another protocol: never a valid result for our cases
-ARTIFACT_PROTOCOL = 0
 
 
 @dataclass
@@ -37,6 +28,8 @@ class ImportReport:
     copied: int = 0
     already: int = 0
     skipped: list[str] = field(default_factory=list)
+    # artifact logs without a time, imported as the FAIL the paper shows
+    failed: list[str] = field(default_factory=list)
 
 
 def import_path(runs: RunsDir, source: Path) -> ImportReport:
@@ -45,11 +38,12 @@ def import_path(runs: RunsDir, source: Path) -> ImportReport:
         raise FtrunError(f"{source} is not a folder: give a runs folder or a folder of artifact logs")
     if _plain_dir(source / "results") or _plain_dir(source / "campaigns"):
         report = _import_runs(runs, source)
-    elif any(ARTIFACT_NAME.match(e.name) for e in os.scandir(source) if e.is_file(follow_symlinks=False)):
-        report = _import_artifact(runs, source)
+    elif logs := artifact.log_folders(source):
+        report = _import_artifact(runs, logs)
     else:
-        raise FtrunError(f"{source} holds neither a runs folder (results/, campaigns/) nor artifact logs "
-                         "named {exp}.{device}.{model}.{sys}.log")
+        raise FtrunError(f"{source} holds neither a runs folder (results/, campaigns/) nor FlashTensor artifact "
+                         "logs ({kernel|e2e}.{device}.{model}.{sys}.log for Fig. 12, {device}.{sys}.{seqlen}.log "
+                         "for Fig. 13, {device}.{model}.{sys}.log for Fig. 14, or a backup_logs folder of them)")
     with Index(runs) as index:
         index.sync()
     return report
@@ -120,43 +114,28 @@ def _write_bytes(target: Path, raw: bytes) -> None:
     tmp.replace(target)
 
 
-def _import_artifact(runs: RunsDir, source: Path) -> ImportReport:
+def _import_artifact(runs: RunsDir, folders: list[Path]) -> ImportReport:
     report = ImportReport()
-    for entry in sorted(os.scandir(source), key=lambda e: e.name):
-        m = ARTIFACT_NAME.match(entry.name)
-        if not m:
-            continue
-        if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
-            report.skipped.append(f"{entry.name}: not a plain file (links are not followed)")
-            continue
-        try:
-            text = _read_nofollow(Path(entry.path)).decode(errors="replace")
-            found = ARTIFACT_AVG.findall(text)
-            if not found:
-                report.skipped.append(f"{entry.name}: no '[sys] avg X ms' line")
+    for folder in folders:
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+            name = artifact.parse_name(entry.name)
+            if name is None:
                 continue
-            spec = _artifact_case(m["exp"], m["device"], m["model"], SYSTEM_NAMES.get(m["sys"], m["sys"]))
-            ms = float(found[-1][1])
-            timing = Timing.from_json({"median": ms, "mean": ms, "method": "artifact wall-clock average"})
-        except (OSError, ValueError) as e:
-            report.skipped.append(f"{entry.name}: {e}")
-            continue
-        attempt = "ae" + hashlib.sha256(f"{entry.name}\n{text}".encode()).hexdigest()[:10]
-        if runs.record_path(spec.key, attempt).exists():
-            report.already += 1
-            continue
-        stamp = now()
-        runs.write_record(Record(spec.key, attempt, spec, "done", stamp, stamp, timing=timing,
-                                 run=RunInfo(cluster=f"artifact-{m['device']}"), source="flashtensor-artifact"))
-        report.copied += 1
+            where = entry.name if len(folders) == 1 else f"{folder.parent.name}/{entry.name}"
+            if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+                report.skipped.append(f"{where}: not a plain file (links are not followed)")
+                continue
+            try:
+                text = _read_nofollow(Path(entry.path)).decode(errors="replace")
+                record = artifact.read_log(name, entry.name, text)
+            except (OSError, ValueError) as e:
+                report.skipped.append(f"{where}: {e}")
+                continue
+            if runs.record_path(record.key, record.attempt).exists():
+                report.already += 1
+                continue
+            runs.write_record(record)
+            report.copied += 1
+            if record.state == "failed":
+                report.failed.append(f"{where}: {record.error}")
     return report
-
-
-def _artifact_case(exp: str, device: str, model: str, system: str) -> CaseSpec:
-    digits = re.findall(r"\d{3,5}", exp)
-    seqlen = int(digits[-1]) if digits else 4096
-    part = "e2e" if "e2e" in exp else "kernel"
-    dims = (e2e_dims if part == "e2e" else kernel_dims)(SCALES["full"], seqlen)
-    spec = CaseSpec(part, model, system, dims, "float16", device, "full", ARTIFACT_PROTOCOL)
-    return CaseSpec.from_json(spec.to_json())
-

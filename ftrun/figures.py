@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ftrun.errors import FtrunError, choose
 from jobs import plugins
-from jobs.experiments import EXPERIMENTS, Experiment, experiments
+from jobs.experiments import EXPERIMENTS, experiments
 from jobs.experiments import experiment as find_experiment
 from jobs.spec import SCALES
 from results.case import CaseSpec
@@ -33,23 +33,27 @@ def measured_rows(runs: RunsDir) -> list[Row]:
 
 
 def select(rows: list[Row], experiment: str) -> tuple[list[Row], list[str], list[str]]:
-    """Rows of an experiment's parts (paper rows by figure name), with its models and systems in order."""
+    """Rows of an experiment, with its models and systems in figure order. Rows that name their figure
+    (the paper's numbers, imported artifact logs) belong to that figure only; measured rows belong where
+    their part, model, system and (the paper's) sequence length fit, and, for a plug-in case, when they
+    were measured with its current source. Systems found only in the rows (the paper's own compiler) are
+    drawn after the experiment's."""
     exp = find_experiment(experiment)
-    models, systems, chosen = [], [], []
+    models, systems = [], []
     for part in exp.parts:
         models += [m for m in part.models if m not in models]
         systems += [s for s in part.systems if s not in systems]
-        for r in rows:
-            if r.source == "paper":
-                keep = r.figure == experiment
-            else:
-                keep = r.part == part.part and r.model in part.models and r.system in part.systems \
-                    and r.length in part.seqlens and is_current(r)
-            if keep and r not in chosen:
-                chosen.append(r)
-    if any(r.source == "paper" for r in chosen) and "flashtensor-paper" not in systems:
-        systems.append("flashtensor-paper")
+    chosen = [r for r in rows if _belongs(r, exp)]
+    models += [m for m in dict.fromkeys(r.model for r in chosen) if m not in models]
+    systems += [s for s in dict.fromkeys(r.system for r in chosen) if s not in systems]
     return chosen, models, systems
+
+
+def _belongs(row: Row, exp) -> bool:
+    if row.figure is not None:
+        return row.figure == exp.name
+    return is_current(row) and any(row.part == part.part and row.model in part.models and row.system in part.systems
+                                   and row.length in part.seqlens for part in exp.parts)
 
 
 def is_current(row: Row) -> bool:
@@ -79,30 +83,20 @@ def plot(experiment: str, runs: RunsDir, out_dir: Path | None, source: str = "me
     if not chosen:
         hint = f"run `ftrun submit {experiment}` first, or use --source paper" if source != "paper" else ""
         raise FtrunError(f"no {source} results for {experiment} in {runs.root}; {hint}".rstrip("; "))
-    exp, out = find_experiment(experiment), Path(out_dir or runs.figures)
-    if exp.name in EXPERIMENTS:
-        return importlib.import_module(f"plots.{exp.figure}").draw(chosen, models, systems, out)
-    return draw_own(exp, chosen, models, systems, out)
+    return draw_experiment(find_experiment(experiment), chosen, models, systems, Path(out_dir or runs.figures))
 
 
-def draw_own(exp: Experiment, rows: list[Row], models: list[str], systems: list[str], out: Path) -> list[Path]:
-    """A user's experiment in the style of the paper figure it names, under its own name: one bar panel
-    per case (fig12: states instead of bars where a system made no time, speedup over the best baseline),
-    or the sequence-length sweep (fig13)."""
-    if exp.figure == "fig13":
-        from plots import fig13
+def draw_experiment(exp, rows: list[Row], models: list[str], systems: list[str], out: Path) -> list[Path]:
+    """The figure its experiment names (fig12 bars, the fig13 sweep, fig14 bars), under the experiment's
+    name. A user's bar-figure experiment over several lengths gets one panel per case and length."""
+    if exp.name not in EXPERIMENTS and exp.figure != "fig13":
+        rows, models = per_length(rows, models)
+    return importlib.import_module(f"plots.{exp.figure}").draw(rows, models, systems, out, exp.name)
 
-        return fig13.draw(rows, models, systems, out, name=exp.name, title=f"{exp.name}: {exp.about}")
-    from plots.bars import bar_figure
 
+def per_length(rows: list[Row], models: list[str]) -> tuple[list[Row], list[str]]:
+    """One panel per case and length (the panels of fig12 are per case, at one length)."""
     lengths = sorted({r.length for r in rows})
-    if len(lengths) > 1:
-        # one panel per case and length: the panels of fig12 are per case
-        models = [f"{m} @{n}" for m in models for n in lengths]
-        rows = [r.with_(model=f"{r.model} @{r.length}") for r in rows]
-    paths = []
-    for part in dict.fromkeys(r.part for r in rows):
-        part_rows = [r for r in rows if r.part == part]
-        title = f"{exp.name} ({part}): {exp.about}; ms per call, lower is better"
-        paths += bar_figure(part_rows, models, systems, title, out, f"{exp.name}-{part}")
-    return paths
+    if len(lengths) < 2:
+        return rows, models
+    return ([r.with_(model=f"{r.model} @{r.length}") for r in rows], [f"{m} @{n}" for m in models for n in lengths])

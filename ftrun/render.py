@@ -16,7 +16,7 @@ BAD_FILES_SHOWN = 5
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
-STATE_STYLE = {"DONE": "green", "NS": "yellow", "OOM": "magenta", "TLE": "magenta", "FAIL": "red",
+STATE_STYLE = {"DONE": "green", "INTERP": "blue", "NS": "yellow", "OOM": "magenta", "TLE": "magenta", "FAIL": "red",
                "NEW": "dim", "QUEUED": "cyan", "RUNNING": "bold cyan", "STALE": "dim"}
 
 
@@ -110,15 +110,19 @@ def _record_line(spec, record) -> str:
     if state == "DONE":
         t = record.timing
         return f"  {styled_state(state)} {spec.label()}  {t.median:.4g} ms (p10 {t.p10:.4g}, p90 {t.p90:.4g})"
+    if record.interpreted:
+        from results.records import INTERPRETED_TEXT
+
+        return f"  {styled_state(state)} {spec.label()}  {INTERPRETED_TEXT}"
     reason = (record.error or "").splitlines()[0][:160] if record.error else ""
     return f"  {styled_state(state)} {spec.label()}  {escape(reason)}"
 
 
-def status(report, show_cases: bool) -> None:
+def status(report, show_cases: bool, why: bool = False) -> None:
     for n in report.notes:
         note(n)
-    for name, why in report.bad_files[:BAD_FILES_SHOWN]:
-        error(f"skipped invalid file {name}: {why}")
+    for name, why_bad in report.bad_files[:BAD_FILES_SHOWN]:
+        error(f"skipped invalid file {name}: {why_bad}")
     if len(report.bad_files) > BAD_FILES_SHOWN:
         error(f"... and {len(report.bad_files) - BAD_FILES_SHOWN} more invalid files (skipped)")
     counts = report.counts()
@@ -128,22 +132,61 @@ def status(report, show_cases: bool) -> None:
     from ftrun.status import ORDER
 
     states = [s for s in ORDER if any(c.get(s) for c in counts.values())]
-    table = Table(title="cases by state")
-    table.add_column("experiment")
-    table.add_column("cluster")
-    for s in states:
-        table.add_column(styled_state(s), justify="right")
-    table.add_column("total", justify="right")
-    table.add_column("eta", justify="right")
+    rows = []
     for (experiment, cluster), c in sorted(counts.items()):
-        eta = report.eta_s(experiment, cluster)
-        eta_text = "-" if eta is None else ("" if eta == 0 else f"{eta / 60:.0f} min" if eta > 90 else f"{eta:.0f} s")
-        table.add_row(experiment, cluster, *[str(c.get(s, "")) for s in states], str(sum(c.values())), eta_text)
-    out.print(table)
+        cells = [str(c.get(s, "")) for s in states] + [str(sum(c.values())), _eta(report.eta_s(experiment, cluster))]
+        rows.append(([experiment, cluster], cells))
+    fitted("cases by state", ["experiment", "cluster"], [styled_state(s) for s in states] + ["total", "eta"], rows)
     if show_cases:
         _case_grid(report)
         if report.more_cases:
             note(f"... and {report.more_cases} more cases: narrow with `ftrun status EXPERIMENT` or use --summary")
+    for d in report.drifts:
+        out.print(f"[bold yellow]drift:[/] {escape(d.label)} ({escape(d.experiment)} on {escape(d.cluster)}) took "
+                  f"{d.first_ms:.4g} ms first and {d.last_ms:.4g} ms last in its chunk ({d.change:+.0%}): "
+                  "the times of that chunk are suspect")
+    unexplained = [c for c in report.cases if c.reason]
+    if why:
+        _reasons(unexplained)
+    elif unexplained:
+        note(f"{len(unexplained)} case(s) without a time: `ftrun status --why` says why")
+
+
+def _eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    if seconds == 0:
+        return ""
+    return f"{seconds / 60:.0f} min" if seconds > 90 else f"{seconds:.0f} s"
+
+
+def fitted(title: str, keys: list[str], columns: list[str], rows: list[tuple[list[str], list[str]]]) -> None:
+    """Tables that fit the terminal's width: the value columns are wrapped into as many tables as needed,
+    each repeating the key columns; a cell is never cut short ("…")."""
+    start = 0
+    while start < len(columns):
+        end = start + 1
+        while end < len(columns) and _width(_table(keys, columns, rows, start, end + 1)) <= out.width:
+            end += 1
+        out.print(f"[bold]{escape(title)}[/]" + (" (continued)" if start else ""), soft_wrap=True)
+        out.print(_table(keys, columns, rows, start, end))
+        start = end
+
+
+def _width(table: Table) -> int:
+    """The width the table needs to show every cell whole (measured without the terminal's limit)."""
+    return out.measure(table, options=out.options.update_width(10_000)).maximum
+
+
+def _table(keys: list[str], columns: list[str], rows, start: int, end: int) -> Table:
+    table = Table()
+    for key in keys:
+        table.add_column(key, overflow="fold")
+    for col in columns[start:end]:
+        table.add_column(col, justify="right", overflow="fold", no_wrap=True)
+    for key_cells, cells in rows:
+        table.add_row(*key_cells, *cells[start:end])
+    return table
 
 
 def _case_grid(report) -> None:
@@ -156,13 +199,9 @@ def _case_grid(report) -> None:
         if c.system not in systems[g]:
             systems[g].append(c.system)
     for g, cells in groups.items():
-        table = Table(title=f"{g[0]} on {g[1]} ({g[2]}, {g[3]}): median ms or state")
-        table.add_column("case")
-        for s in systems[g]:
-            table.add_column(s, justify="right")
-        for (model, seqlen), row in cells.items():
-            table.add_row(f"{model}@{seqlen}", *[_cell(row.get(s)) for s in systems[g]])
-        out.print(table)
+        rows = [([f"{model}@{seqlen}"], [_cell(row.get(s)) for s in systems[g]])
+                for (model, seqlen), row in cells.items()]
+        fitted(f"{g[0]} on {g[1]} ({g[2]}, {g[3]}): median ms or state", ["case"], systems[g], rows)
 
 
 def _cell(c) -> str:
@@ -171,6 +210,65 @@ def _cell(c) -> str:
     if c.state == "DONE":
         return f"{c.median_ms:.4g}"
     return styled_state(c.state)
+
+
+def _reasons(cases) -> None:
+    """One line per (state, system, reason), naming its cases."""
+    groups: dict[tuple[str, str, str], list] = {}
+    for c in cases:
+        groups.setdefault((c.state, c.system, c.reason), []).append(c)
+    if groups:
+        out.print("[bold]why cases have no time[/]")
+    for (state, system, reason), members in sorted(groups.items()):
+        labels = sorted({f"{c.part}/{c.label()}" for c in members})
+        shown = ", ".join(labels[:6]) + (f" and {len(labels) - 6} more" if len(labels) > 6 else "")
+        out.print(f"  {styled_state(state)} {escape(system)} ({escape(shown)}): {escape(reason)}")
+
+
+VERDICT_STYLE = {"slower": "bold red", "broken": "bold red", "faster": "green", "fixed": "green", "same": "dim",
+                 "unsure": "yellow", "changed": "yellow", "interp": "blue"}
+
+
+def comparison(result, shown: int = 200) -> None:
+    """The compare table (worst first), the provenance that differs, and the verdict counts."""
+    for side, info in (("A", result.a), ("B", result.b)):
+        line(f"[bold]{side}[/]: {escape(info['kind'])} {escape(info['name'])} ({info['cases']} cases, "
+             f"{info['timed']} timed)")
+    for fact, (va, vb) in result.provenance.items():
+        shown_a, shown_b = ([v[:12] if fact == "commit" else v for v in vs] for vs in (va, vb))
+        out.print(f"[yellow]differs:[/] {fact}: A {escape(', '.join(shown_a) or '-')} | "
+                  f"B {escape(', '.join(shown_b) or '-')}", soft_wrap=True)
+    # cases without a time on either side, in the same state (NS and NS): counted, not listed
+    listed = [p for p in result.pairs if not (p.verdict in ("same", "interp") and p.ratio is None)]
+    rows = []
+    for p in listed[:shown]:
+        ms_a = f"{p.a.median_ms:.4g}" if p.a and p.a.done else (p.a.state if p.a else "")
+        ms_b = f"{p.b.median_ms:.4g}" if p.b and p.b.done else (p.b.state if p.b else "")
+        ratio = "" if p.ratio is None else f"{p.ratio:.3g}" + (f" [{p.ci[0]:.3g}-{p.ci[1]:.3g}]" if p.ci else "")
+        style = VERDICT_STYLE.get(p.verdict, "white")
+        rows.append(([p.case], [ms_a, ms_b, ratio, f"[{style}]{p.verdict}[/]"]))
+    fitted(f"B / A, ratio of medians [95% interval], threshold ±{result.threshold:.0%}", ["case"],
+           ["A ms", "B ms", "B/A [95% CI]", "verdict"], rows)
+    hidden = len(result.pairs) - len(listed)
+    if len(listed) > shown or hidden:
+        more = f"{len(listed) - shown} more and " if len(listed) > shown else ""
+        note(f"not listed: {more}{hidden} without a time on both sides (all: --json or --out)")
+    for p in listed[:shown]:
+        if p.note and p.verdict not in ("same", "interp"):
+            out.print(f"  {escape(p.case)}: {escape(p.note)}", soft_wrap=True)
+    counts = ", ".join(f"{n} {v}" for v, n in result.counts().items()) or "no cases"
+    if result.regressions:
+        out.print(f"[bold red]regression:[/] {counts}")
+    else:
+        out.print(f"no regression beyond ±{result.threshold:.0%}: {counts}")
+
+
+def json_out(data) -> None:
+    """Machine-readable output: plain JSON on stdout, nothing else."""
+    import json
+    import sys
+
+    sys.stdout.write(json.dumps(data, indent=1, sort_keys=True, default=str) + "\n")
 
 
 def settings_blocks(title: str, blocks: dict[str, dict]) -> None:

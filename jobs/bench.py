@@ -97,9 +97,12 @@ def bench_case(spec: CaseSpec, timing: TimingSpec = TimingSpec(), logit_scale: f
     call = lambda: work.fn(*work.inputs)  # noqa: E731
     row.compile_s = work.compile_s
     row.extra_mib = (peak_memory(call, device) or {}).get("extra_mib")
-    row.interpreted = spec.system in COMPILERS and device.type == "cpu"
-    row.ms = time_callable(call, device, timing)["median"]
+    row.interpreted = system.interpreted(device)
     row.note = "ok (max err " + "/".join(f"{_worst(v):.2g}" for v in check["outputs"].values()) + ")"
+    if row.interpreted:
+        # checked is all an interpreter can say: its speed is not the kernels'
+        return row
+    row.ms = time_callable(call, device, timing)["median"]
     if profile and spec.system in COMPILERS and device.type == "cuda":
         row.kernels = kernel_times(call)
     return row
@@ -162,7 +165,7 @@ def render(rows: list[BenchRow]) -> str:
     for r in rows:
         timed = r.ms and not r.interpreted
         ratio = f"{r.ms / ours[(r.model, r.seqlen)]:.2f}x" if timed and (r.model, r.seqlen) in ours else ""
-        ms = f"{r.ms:.4f}" if timed else ("interp." if r.interpreted and r.ms else "-")
+        ms = f"{r.ms:.4f}" if timed else ("interp." if r.interpreted else "-")
         compile_s = f"{r.compile_s:.2f}" if r.compile_s is not None else "-"
         extra = f"{r.extra_mib:.0f}" if r.extra_mib is not None else "-"
         lines.append(f"{r.model:>8} {r.seqlen:>6} {r.system:>12} {ms:>9} {ratio:>8} {compile_s:>9} {extra:>9}"

@@ -81,9 +81,10 @@ def run_case(spec: CaseSpec, runs: RunsDir, *, attempt: str | None = None, run: 
     device = target_device()
     try:
         m = _measure(spec, device, timing)
-        record = Record(spec.key, attempt, spec, "done", started, "", timing=Timing.from_json(m["timing"]),
+        record = Record(spec.key, attempt, spec, "done", started, "",
+                        timing=Timing.from_json(m["timing"]) if m["timing"] else None,
                         memory=Memory.from_json(m["memory"]) if m["memory"] else None, compile_s=m["compile_s"],
-                        check=m["check"], system=m["system"])
+                        check=m["check"], system=m["system"], interpreted=m["interpreted"])
     except CaseFailure as e:
         record = Record(spec.key, attempt, spec, "failed", started, "", error_class=e.error_class, error=str(e))
     record = replace(record, run=run or RunInfo(), provenance=provenance(device), finished=now())
@@ -103,6 +104,8 @@ class Workload:
     check: Callable[[object], dict]
     compile_s: float
     system: dict = field(default_factory=dict)
+    # the program runs in an interpreter here (jobs.systems.base.System.interpreted): checked, never timed
+    interpreted: bool = False
 
 
 def kernel_workload(spec: CaseSpec, system, device: torch.device) -> Workload:
@@ -128,16 +131,18 @@ def _workload(spec: CaseSpec, device: torch.device) -> Workload:
     if reason:
         raise CaseFailure("unsupported", reason)
     if spec.part == "kernel":
-        return kernel_workload(spec, system, device)
-    if spec.part == "e2e":
+        work = kernel_workload(spec, system, device)
+    elif spec.part == "e2e":
         from jobs.e2e.workload import e2e_workload
 
         if spec.model not in KERNEL_MODELS:
             raise CaseFailure("unsupported", f"the e2e model selects KV entries for the seven paper variants "
                               f"only; {spec.model} runs as a kernel case")
-
-        return e2e_workload(spec, system, device)
-    raise CaseFailure("unsupported", f"unknown part {spec.part!r}")
+        work = e2e_workload(spec, system, device)
+    else:
+        raise CaseFailure("unsupported", f"unknown part {spec.part!r}")
+    work.interpreted = system.interpreted(device)
+    return work
 
 
 def verify(work: Workload) -> dict:
@@ -158,11 +163,15 @@ def verify(work: Workload) -> dict:
 def _measure(spec: CaseSpec, device: torch.device, timing: TimingSpec) -> dict:
     work = guard("crash", lambda: _workload(spec, device))
     check = verify(work)
+    result = {"timing": None, "compile_s": round(work.compile_s, 4), "memory": None, "check": check,
+              "system": work.system, "interpreted": work.interpreted}
+    if work.interpreted:
+        # checked is all an interpreter can say: its speed is not the program's
+        return result
     call = lambda: work.fn(*work.inputs)  # noqa: E731
-    memory = guard("crash", lambda: peak_memory(call, device))
-    times = guard("crash", lambda: time_callable(call, device, timing))
-    return {"timing": times, "compile_s": round(work.compile_s, 4), "memory": memory, "check": check,
-            "system": work.system}
+    result["memory"] = guard("crash", lambda: peak_memory(call, device))
+    result["timing"] = guard("crash", lambda: time_callable(call, device, timing))
+    return result
 
 
 def guard(error_class: str, step):

@@ -5,15 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from plots.bars import bar_figure
+from plots.style import figure_title
 from results.rows import Row
 
+TITLES = {"kernel": "kernel time per call", "e2e": "end-to-end prefill time"}
 
-def draw(rows: list[Row], models: list[str], systems: list[str], out_dir: Path) -> list[Path]:
+
+def draw(rows: list[Row], models: list[str], systems: list[str], out_dir: Path, name: str = "fig12") -> list[Path]:
+    """One figure per part that has rows: NAME-kernel and NAME-e2e."""
     paths = []
-    for part, title in (("kernel", "Fig. 12 (kernel): time per call"),
-                        ("e2e", "Fig. 12 (end to end): Llama-2-7B prefill time")):
+    for part, what in TITLES.items():
         part_rows = [r for r in rows if r.part == part]
-        if part_rows or part == "kernel":
-            paths += bar_figure(part_rows, models, systems, f"{title}, ms, lower is better", out_dir,
-                                f"fig12-{part}")
+        if part_rows:
+            title = f"{figure_title(name)} ({part}): {what}, ms (log scale), lower is better"
+            paths += bar_figure(part_rows, models, systems, title, out_dir, f"{name}-{part}")
     return paths

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from results.files import StoreError
 from results.migrations import NewerIndex, migrate
+from results.provenance import summarize
 from results.records import Record, evidence_rank
 from results.rows import Row
 from results.runsdir import RunsDir
@@ -24,9 +25,10 @@ from results.runsdir import RunsDir
 _ATTEMPT_COLUMNS = (
     "attempt", "key", "state", "error_class", "error", "median_ms", "p10_ms", "p90_ms", "min_ms", "mean_ms",
     "n", "compile_s", "peak_mib", "extra_mib", "cluster", "job_id", "node", "log", "started", "finished",
-    "file", "source", "submission", "task", "position", "campaign", "chunk",
+    "file", "source", "submission", "task", "position", "campaign", "chunk", "interpreted", "provenance",
 )
-_LATEST_COLUMNS = ("key", "attempt", "state", "error_class", "median_ms", "error", "started", "finished", "rank")
+_LATEST_COLUMNS = ("key", "attempt", "state", "error_class", "median_ms", "error", "started", "finished", "rank",
+                   "interpreted")
 # keep each case's deciding attempt: the best evidence (results.records.evidence_rank), then the latest
 _UPSERT_LATEST = f"""INSERT INTO latest VALUES ({','.join('?' * len(_LATEST_COLUMNS))}) ON CONFLICT(key) DO UPDATE SET
     {', '.join(f'{c} = excluded.{c}' for c in _LATEST_COLUMNS[1:])}
@@ -53,7 +55,9 @@ def case_row(case) -> tuple:
 
 
 def attempt_row(record: Record, file: str) -> tuple:
-    t, mem, run = record.timing, record.memory, record.run
+    # an interpreted run's time (records from before the flag have one) is never a time
+    t = None if record.interpreted else record.timing
+    mem, run = record.memory, record.run
     values = {
         "attempt": record.attempt, "key": record.key, "state": record.state, "error_class": record.error_class,
         "error": (record.error or "")[:500] or None, "median_ms": t.median if t else None,
@@ -63,7 +67,8 @@ def attempt_row(record: Record, file: str) -> tuple:
         "cluster": run.cluster, "job_id": run.job_id, "node": run.node, "log": run.log,
         "started": record.started, "finished": record.finished, "file": file, "source": record.source,
         "submission": run.submission, "task": run.task, "position": run.position,
-        "campaign": run.campaign, "chunk": run.chunk,
+        "campaign": run.campaign, "chunk": run.chunk, "interpreted": int(record.interpreted),
+        "provenance": json.dumps(summarize(record.provenance, record.timing.method if record.timing else None)),
     }
     return tuple(values[c] for c in _ATTEMPT_COLUMNS)
 
@@ -233,8 +238,8 @@ class Index:
         if keys is not None:
             where.append(f"p.key IN ({','.join('?' * len(keys))})")
             args += keys
-        sql = f"""SELECT p.experiment, p.cluster, k.key, k.part, k.model, k.system, k.device, k.seqlen,
-                  l.state, l.error_class, l.median_ms, l.error, l.started, l.finished
+        sql = f"""SELECT p.experiment, p.cluster, k.key, k.part, k.model, k.system, k.device, k.scale, k.seqlen,
+                  l.attempt, l.state, l.error_class, l.interpreted, l.median_ms, l.error, l.started, l.finished
                   FROM planned p JOIN cases k ON k.key = p.key LEFT JOIN latest l ON l.key = p.key
                   {"WHERE " + " AND ".join(where) if where else ""}
                   ORDER BY p.rowid
@@ -242,12 +247,21 @@ class Index:
         return list(self.db.execute(sql, args))
 
     def state_counts(self, experiment: str | None = None) -> list[sqlite3.Row]:
-        """(experiment, cluster, state, error_class, cases, mean wall seconds of those finished)."""
-        sql = f"""SELECT p.experiment, p.cluster, l.state, l.error_class, COUNT(*) AS n,
-                  AVG((julianday(l.finished) - julianday(l.started)) * 86400.0) AS wall_s
+        """(experiment, cluster, state, error_class, interpreted, cases)."""
+        sql = f"""SELECT p.experiment, p.cluster, l.state, l.error_class, l.interpreted, COUNT(*) AS n
                   FROM planned p LEFT JOIN latest l ON l.key = p.key {"WHERE p.experiment = ?" if experiment else ""}
-                  GROUP BY p.experiment, p.cluster, l.state, l.error_class"""
+                  GROUP BY p.experiment, p.cluster, l.state, l.error_class, l.interpreted"""
         return list(self.db.execute(sql, [experiment] if experiment else []))
+
+    def durations(self) -> dict[tuple[str, str, str], float]:
+        """Mean wall seconds of a finished attempt per (system, part, scale) over the whole store: how long
+        a case of that kind takes here, for an ETA (cancelled attempts say nothing about that)."""
+        sql = """SELECT k.system, k.part, k.scale,
+                 AVG((julianday(a.finished) - julianday(a.started)) * 86400.0) AS wall_s
+                 FROM attempts a JOIN cases k ON k.key = a.key
+                 WHERE a.error_class IS NOT 'cancelled' AND a.started IS NOT NULL AND a.source = 'ftrun'
+                 GROUP BY k.system, k.part, k.scale"""
+        return {(r[0], r[1], r[2]): r[3] for r in self.db.execute(sql) if r[3] is not None and r[3] >= 0}
 
     def members(self) -> list[sqlite3.Row]:
         """(experiment, cluster, case columns) for every planned case, once per experiment and cluster."""
@@ -257,16 +271,33 @@ class Index:
         """Every case's deciding attempt as a tidy row: what figures, reports and exports read."""
         sql = """SELECT k.*, a.attempt, a.state, a.error_class, a.error, a.median_ms, a.p10_ms, a.p90_ms,
                  a.min_ms, a.mean_ms, a.n, a.compile_s, a.peak_mib, a.extra_mib, a.cluster, a.job_id,
-                 a.node, a.finished, a.source
+                 a.node, a.finished, a.source, a.interpreted, a.provenance
                  FROM latest l JOIN attempts a ON a.attempt = l.attempt JOIN cases k ON k.key = l.key
                  ORDER BY k.part, k.model, k.device, k.seqlen, k.system"""
-        return [Row.from_index(r) for r in self.db.execute(sql)]
+        return self.with_drift([Row.from_index(r) for r in self.db.execute(sql)])
 
     def all_attempts(self) -> list[Row]:
         """One tidy row per attempt, oldest first within a case."""
         sql = """SELECT k.*, a.* FROM attempts a JOIN cases k ON k.key = a.key
                  ORDER BY k.part, k.model, k.system, a.finished, a.attempt"""
-        return [Row.from_index(r) for r in self.db.execute(sql)]
+        return self.with_drift([Row.from_index(r) for r in self.db.execute(sql)])
+
+    def repeats(self) -> list[tuple[str, str, float, float]]:
+        """Each case timed more than once by one campaign (or Slurm submission) — the baseline, first and last
+        in its chunk — as (key, attempt of its last run, median of the first run, median of the last)."""
+        sql = """SELECT DISTINCT key, last_attempt, first_ms, last_ms FROM (
+                 SELECT key, FIRST_VALUE(median_ms) OVER w AS first_ms, LAST_VALUE(median_ms) OVER w AS last_ms,
+                        LAST_VALUE(attempt) OVER w AS last_attempt, COUNT(*) OVER w AS runs
+                 FROM attempts WHERE median_ms IS NOT NULL AND COALESCE(campaign, submission) IS NOT NULL
+                 WINDOW w AS (PARTITION BY key, COALESCE(campaign, submission) ORDER BY finished, attempt
+                              ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING))
+                 WHERE runs > 1"""
+        return [tuple(r) for r in self.db.execute(sql)]
+
+    def with_drift(self, rows: list[Row]) -> list[Row]:
+        repeats = {attempt: (first, last) for _, attempt, first, last in self.repeats()}
+        return [r.with_(drift_first_ms=repeats[r.attempt][0], drift_last_ms=repeats[r.attempt][1])
+                if r.attempt in repeats else r for r in rows]
 
 
 def _open(path: Path) -> sqlite3.Connection:

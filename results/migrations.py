@@ -77,6 +77,17 @@ MIGRATIONS: list[str] = [
     ALTER TABLE attempts ADD COLUMN chunk INTEGER;
     DELETE FROM folders;
     """,
+    # 7: whether an attempt ran in Triton's interpreter (checked, not timed) and the facts of where it ran
+    # (results.provenance); every file is read again, so attempts indexed before know both too
+    """
+    ALTER TABLE attempts ADD COLUMN interpreted INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE attempts ADD COLUMN provenance TEXT;
+    ALTER TABLE latest ADD COLUMN interpreted INTEGER NOT NULL DEFAULT 0;
+    DELETE FROM attempts;
+    DELETE FROM latest;
+    DELETE FROM ingested WHERE name LIKE 'results/%';
+    DELETE FROM folders;
+    """,
 ]
 
 

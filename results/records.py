@@ -45,18 +45,23 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def state_label(state: str | None, error_class: str | None) -> str:
-    """DONE, NS, OOM, TLE, CANCELLED or FAIL for a finished attempt; NEW for none."""
+# a done attempt whose program ran in Triton's interpreter (no GPU): its result was checked, it has no time
+INTERPRETED = "INTERP"
+INTERPRETED_TEXT = "interpreter: correct, not timed"
+
+
+def state_label(state: str | None, error_class: str | None, interpreted: bool = False) -> str:
+    """DONE, INTERP, NS, OOM, TLE, CANCELLED or FAIL for a finished attempt; NEW for none."""
     if state is None:
         return "NEW"
     if state == "done":
-        return "DONE"
+        return INTERPRETED if interpreted else "DONE"
     return LABELS.get(error_class or "", "FAIL")
 
 
-def state_text(state: str | None, error_class: str | None) -> str:
+def state_text(state: str | None, error_class: str | None, interpreted: bool = False) -> str:
     """The label with the failure class where the label alone hides it: FAIL(wrong_result)."""
-    label = state_label(state, error_class)
+    label = state_label(state, error_class, interpreted)
     return f"FAIL({error_class})" if label == "FAIL" else label
 
 
@@ -165,7 +170,11 @@ class RunInfo:
 
 @dataclass(frozen=True)
 class Record:
-    """One finished attempt at a case: a measurement (state done, with a timing) or a failure outcome."""
+    """One finished attempt at a case: a measurement (state done, with a timing) or a failure outcome.
+
+    `interpreted`: the program ran in Triton's interpreter (a CPU run of the compiler). Such an attempt is
+    done once its check passed and has no timing: the interpreter's speed says nothing about the kernels.
+    """
 
     key: str
     attempt: str
@@ -184,10 +193,11 @@ class Record:
     check: dict | None = None
     system: dict | None = None
     provenance: dict | None = None
+    interpreted: bool = False
 
     @property
     def label(self) -> str:
-        return state_label(self.state, self.error_class)
+        return state_label(self.state, self.error_class, self.interpreted)
 
     @classmethod
     def failure(cls, case: CaseSpec, attempt: str, error_class: str, error: str, run: RunInfo | None = None,
@@ -220,8 +230,13 @@ class Record:
         state, cls_ = d["state"], d.get("error_class")
         _require(state in STATES, f"state must be one of {', '.join(STATES)}, found {state!r}")
         timing = Timing.from_json(d["timing"]) if d.get("timing") is not None else None
+        interpreted = d.get("interpreted")
+        _require(interpreted is None or type(interpreted) is bool, f"interpreted must be true or false, found "
+                 f"{interpreted!r}")
+        if interpreted is None:
+            interpreted = _interpreted_before_the_flag(case, timing)
         if state == "done":
-            _require(timing is not None, "a done record without a timing")
+            _require(timing is not None or interpreted, "a done record without a timing")
             _require(cls_ is None, f"a done record with a failure class {cls_!r}")
         else:
             _require(cls_ in ERROR_CLASSES, f"unknown failure class {cls_!r}")
@@ -238,7 +253,7 @@ class Record:
         memory = Memory.from_json(d["memory"]) if d.get("memory") is not None else None
         return cls(d["key"], d["attempt"], case, state, started, finished, cls_, error, timing, memory, compile_s,
                    RunInfo.from_json(d.get("run") or {}), source, d.get("check"), d.get("system"),
-                   d.get("provenance"))
+                   d.get("provenance"), interpreted)
 
     def to_json(self) -> dict:
         return {"format": FORMAT, "key": self.key, "attempt": self.attempt, "case": self.case.to_json(),
@@ -246,7 +261,15 @@ class Record:
                 "timing": self.timing.to_json() if self.timing else None,
                 "memory": self.memory.to_json() if self.memory else None, "compile_s": self.compile_s,
                 "run": self.run.to_json(), "started": self.started, "finished": self.finished,
-                "source": self.source, "check": self.check, "system": self.system, "provenance": self.provenance}
+                "source": self.source, "check": self.check, "system": self.system, "provenance": self.provenance,
+                "interpreted": self.interpreted}
+
+
+def _interpreted_before_the_flag(case: CaseSpec, timing: Timing | None) -> bool:
+    """Records written before `interpreted` existed: the compiler timed with the CPU's clock can only
+    have run in Triton's interpreter (without a GPU it runs nowhere else), so its time is no time."""
+    ours = case.system.startswith("flashtensor") and case.system != "flashtensor-paper"
+    return ours and timing is not None and timing.method == "perf_counter"
 
 
 def _require(ok: bool, why: str) -> None:

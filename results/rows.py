@@ -11,7 +11,11 @@ import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-from results.records import state_label
+from results.records import INTERPRETED_TEXT, state_label
+
+# a case run twice in one chunk (the baseline, first and last) whose two medians differ by more than this
+# fraction drifted: the machine changed under the chunk (clocks, another job), and its times are suspect
+DRIFT_THRESHOLD = 0.10
 
 
 @dataclass(frozen=True)
@@ -21,7 +25,7 @@ class Row:
     system: str
     device: str
     seqlen: int
-    state: str  # DONE, NS, OOM, TLE, FAIL, CANCELLED (results.records.state_label)
+    state: str  # DONE, INTERP, NS, OOM, TLE, FAIL, CANCELLED (results.records.state_label)
     dims: dict = field(default_factory=dict)
     dtype: str = "float16"
     scale: str = "full"
@@ -46,12 +50,40 @@ class Row:
     finished: str | None = None
     # where the row comes from: "ftrun" (measured here), "flashtensor-artifact" (imported logs), "paper"
     source: str = "ftrun"
-    # paper rows: the figure the number belongs to
+    # paper rows and imported artifact logs: the figure the number belongs to
     figure: str | None = None
+    # checked in Triton's interpreter, not timed (state INTERP)
+    interpreted: bool = False
+    # the medians of the first and last run of this case in its chunk (None unless it ran twice there)
+    drift_first_ms: float | None = None
+    drift_last_ms: float | None = None
+    # where it was measured (results.provenance.FIELDS)
+    provenance: dict = field(default_factory=dict)
 
     @property
     def done(self) -> bool:
+        """A time that can be shown: measured, checked, not interpreted."""
         return self.state == "DONE"
+
+    @property
+    def drift(self) -> float | None:
+        """How much the chunk's repeated case moved between its first and last run (0.25: 25 % slower)."""
+        if self.drift_first_ms is None or self.drift_last_ms is None:
+            return None
+        return self.drift_last_ms / self.drift_first_ms - 1.0
+
+    def drifted(self, threshold: float = DRIFT_THRESHOLD) -> bool:
+        d = self.drift
+        return d is not None and abs(d) > threshold
+
+    def reason(self) -> str:
+        """Why there is no time, in one line ('' for a time)."""
+        if self.state == "DONE":
+            return ""
+        if self.interpreted:
+            return INTERPRETED_TEXT
+        text = (self.error or "").strip().splitlines()
+        return text[0][:300] if text else (self.error_class or "")
 
     @property
     def length(self) -> int:
@@ -63,8 +95,12 @@ class Row:
         """A row of the index's attempts joined with its case (results.index.Index.measurements)."""
         values = {name: r[name] for name in r.keys() if name in _FIELDS}
         values["dims"] = json.loads(r["dims"]) if r["dims"] else {}
-        values["state"] = state_label(r["state"], r["error_class"])
+        values["interpreted"] = bool(r["interpreted"]) if "interpreted" in r.keys() else False
+        values["state"] = state_label(r["state"], r["error_class"], values["interpreted"])
         values["source"] = r["source"] or "ftrun"
+        values["provenance"] = json.loads(r["provenance"]) if "provenance" in r.keys() and r["provenance"] else {}
+        spec = json.loads(r["spec"]) if "spec" in r.keys() and r["spec"] else {}
+        values["figure"] = (spec.get("options") or {}).get("figure")
         return cls(**values)
 
     def with_(self, **changes) -> Row:
@@ -73,6 +109,7 @@ class Row:
     def as_dict(self) -> dict:
         d = asdict(self)
         d["dims"] = json.dumps(self.dims, sort_keys=True)
+        d["provenance"] = json.dumps(self.provenance, sort_keys=True)
         return d
 
 
@@ -80,7 +117,8 @@ _FIELDS = {f.name for f in fields(Row)}
 # the export's columns, in order
 COLUMNS = ("key", "part", "model", "system", "device", "dtype", "scale", "seqlen", "dims", "state",
            "error_class", "median_ms", "p10_ms", "p90_ms", "min_ms", "mean_ms", "n", "compile_s", "peak_mib",
-           "extra_mib", "cluster", "job_id", "node", "finished", "attempt", "source", "error")
+           "extra_mib", "interpreted", "drift_first_ms", "drift_last_ms", "cluster", "job_id", "node", "finished",
+           "attempt", "source", "figure", "provenance", "error")
 
 
 def write_csv(path: Path, rows: list[dict], columns: tuple[str, ...]) -> None:

@@ -8,11 +8,14 @@ for tests that drive the CLI.
 """
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 TESTS = Path(__file__).resolve().parent
+# the tests' helper modules (stores.py: record builders, browser.py: headless chromium) import by name
+sys.path.insert(0, str(TESTS))
 # Triton reads this when a kernel is defined, so it must be set before any generated kernel exists.
 if os.environ.get("FTRUN_TEST_GPU") != "1":
     os.environ.setdefault("TRITON_INTERPRET", "1")

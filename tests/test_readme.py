@@ -70,7 +70,7 @@ def test_benchmark_your_own_variant(tmp_path, monkeypatch):
     variant = tmp_path / "my_variant.py"
     variant.write_text(variant.read_text().replace("SINKS, WINDOW = 4, 32", "SINKS, WINDOW = 2, 32"))
     again = run_all([commands[-1]])[0]
-    ran = re.findall(r"(DONE|NS|FAIL\S*) kernel/(\w+)/(\w+)", again)
+    ran = re.findall(r"(DONE|INTERP|NS|FAIL\S*) kernel/(\w+)/(\w+)", again)
     assert ran and {model for _, model, _ in ran} == {"sink_window"}, again
     assert {system for _, _, system in ran} == {"torch", "inductor", "flex", "flashtensor"}
     # the figure draws the new version only: one row per system, not one per version
@@ -78,3 +78,19 @@ def test_benchmark_your_own_variant(tmp_path, monkeypatch):
     rows = list(csv.DictReader(figure.with_suffix(".csv").open()))
     assert sorted(r["system"] for r in rows if r["model"] == "sink_window") == sorted(
         ["torch", "inductor", "flex", "flashtensor"])
+
+
+def test_readme_compare_and_report_run_in_order(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    block = re.search(r"```console-compare\n(.*?)```", README.read_text(), re.S).group(1)
+    commands = [shlex.split(line[2:]) for line in block.splitlines() if line.startswith("$ ftrun ")]
+    assert [c[1] for c in commands] == ["submit", "submit", "compare", "report"]
+    runner = CliRunner()
+    for argv in commands:
+        result = runner.invoke(app, argv[1:], catch_exceptions=False)
+        # compare exits 3 when `after` is slower beyond the threshold: on a shared CPU that is up to chance
+        allowed = (0, 3) if argv[1] == "compare" else (0,)
+        assert result.exit_code in allowed, f"{' '.join(argv)}\n{result.output}"
+    assert {p.name for p in (tmp_path / "compare").iterdir()} == {"compare.csv", "compare.json", "compare.png",
+                                                                  "compare.pdf"}
+    assert "Comparison" in (tmp_path / "report" / "index.html").read_text()

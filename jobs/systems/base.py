@@ -38,6 +38,11 @@ class System:
     def compile(self, program: torch.nn.Module, inputs: tuple, spec: CaseSpec) -> Callable:
         raise NotImplementedError
 
+    def interpreted(self, device: torch.device) -> bool:
+        """True when this system's programs run in an interpreter on `device` (Triton's, without a GPU):
+        the result can be checked, but its time is not a measurement of the system."""
+        return False
+
     def details(self) -> dict:
         """What exactly ran, for the record (library, backend, versions); read after `compile`."""
         return {}

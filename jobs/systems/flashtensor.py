@@ -28,6 +28,10 @@ class FlashTensor(System):
             return None
         return "needs a CUDA GPU, or TRITON_INTERPRET=1 to run its kernels through Triton's interpreter"
 
+    def interpreted(self, device) -> bool:
+        # Triton kernels given CPU tensors can only run in Triton's interpreter
+        return device.type != "cuda"
+
     def warm_up(self):
         import compiler
 

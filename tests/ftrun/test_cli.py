@@ -43,7 +43,8 @@ def test_smoke_campaign_status_export_plot_and_resume(runs_dir, tmp_path):
     figs = tmp_path / "figs"
     plot = ftrun("plot", "smoke", "--out", figs, "--runs-dir", runs_dir)
     assert plot.exit_code == 0, plot.output
-    assert {p.name for p in figs.iterdir()} == {"fig12-kernel.pdf", "fig12-kernel.png", "fig12-kernel.csv"}
+    # named after the experiment, so a smoke run never overwrites a real Fig. 12
+    assert {p.name for p in figs.iterdir()} == {"smoke-kernel.pdf", "smoke-kernel.png", "smoke-kernel.csv"}
 
     again = ftrun("submit", "smoke", "--cluster", "local", "--runs-dir", runs_dir)
     assert "0 to run" in again.output and "nothing to run" in again.output
@@ -133,12 +134,14 @@ def test_import_flashtensor_artifact_logs(tmp_path):
     (logs / "e2e.h100.corm.tvm.log").write_text("Traceback: Unsupported kUInt bits 1\n")
     runs = tmp_path / "runs"
     first = ftrun("results", "import", logs, "--runs-dir", runs)
-    assert "imported 2 file(s)" in first.output and "no '[sys] avg X ms' line" in first.output
-    assert "imported 0 file(s), 2 already present" in ftrun("results", "import", logs, "--runs-dir", runs).output
+    # a log without a time is the FAIL the paper shows, not a skipped file
+    assert "imported 3 file(s)" in first.output and "FAIL" in first.output and "e2e.h100.corm.tvm.log" in first.output
+    assert "imported 0 file(s), 3 already present" in ftrun("results", "import", logs, "--runs-dir", runs).output
     out_csv = tmp_path / "x.csv"
     ftrun("results", "export", "--csv", out_csv, "--runs-dir", runs)
     rows = {r["system"]: r for r in csv.DictReader(out_csv.open())}
     assert rows["flashtensor-paper"]["median_ms"] == "0.6153" and rows["inductor"]["device"] == "h100"
+    assert rows["tvm"]["state"] == "FAIL" and rows["tvm"]["figure"] == "fig12"
 
 
 def test_plot_from_the_papers_numbers_needs_no_runs(tmp_path):

@@ -206,7 +206,7 @@ def test_list_says_whether_a_plugin_system_runs_here(user):
 
 
 def test_a_plugin_experiment_is_drawn_under_its_own_name(tmp_path):
-    from ftrun.figures import draw_own
+    from ftrun.figures import draw_experiment
     from jobs.experiments import Experiment, Part
     from results.rows import Row
 
@@ -218,13 +218,13 @@ def test_a_plugin_experiment_is_drawn_under_its_own_name(tmp_path):
     rows += [row("doubled", "flashtensor", n, 0.5 * n / 1024) for n in (1024, 2048)]
     rows += [row("doubled", "flex", n, state="NS") for n in (1024, 2048)]
     bars = Experiment("mine", "mine", (Part("kernel", ("doubled",), ("torch", "flex", "flashtensor"), (1024, 2048)),))
-    paths = draw_own(bars, rows, ["doubled"], ["torch", "flex", "flashtensor"], tmp_path)
+    paths = draw_experiment(bars, rows, ["doubled"], ["torch", "flex", "flashtensor"], tmp_path)
     assert [p.name for p in paths] == ["mine-kernel.pdf", "mine-kernel.png", "mine-kernel.csv"]
     plotted = (tmp_path / "mine-kernel.csv").read_text()
     # one panel per case and length, the compiler's speedup over the best baseline, NS where flex made no time
     assert "doubled @1024" in plotted and "doubled @2048" in plotted and ",NS," in plotted and ",4.0" in plotted
     sweep = Experiment("sweep", "doubled across lengths", bars.parts, figure="fig13")
-    assert [p.name for p in draw_own(sweep, rows, ["doubled"], ["torch", "flashtensor"], tmp_path)][0] == \
+    assert [p.name for p in draw_experiment(sweep, rows, ["doubled"], ["torch", "flashtensor"], tmp_path)][0] == \
         "sweep.pdf"
 
 

@@ -87,3 +87,11 @@ def test_compiler_record_carries_capture_and_tune_times(runs_dir, monkeypatch):
     # compile_s covers capture and the first call (Triton JIT + tuning), as inductor's covers its first call
     assert 0 < compiled["capture_s"] <= record.compile_s
     assert compiled["capture_s"] + compiled["first_call_s"] <= record.compile_s + 0.01
+
+
+def test_the_compiler_in_the_interpreter_is_checked_never_timed(runs_dir):
+    """No GPU: the compiler's kernels run in Triton's interpreter, whose speed says nothing about them."""
+    record = run_case(spec("flashtensor"), RunsDir(runs_dir))
+    assert (record.state, record.interpreted, record.label) == ("done", True, "INTERP")
+    assert record.timing is None and record.memory is None
+    assert set(record.check["outputs"]) == {"out"}
