@@ -1,7 +1,8 @@
 """Axis classes: which dims of which tensors are the same logical dimension.
 
 Dims are unified through elementwise broadcasting (equal sizes), reductions (the kept dims), matmuls
-(batch, M, N and the contracted K) and views (a dim that is exactly a source dim). A *score space* is the
+(batch, M, N and the contracted K) and then views (a dim that is exactly a source dim, unless that would
+make two dims of one tensor one class: a vector indexed by row and by column serves both). A *score space* is the
 (M, N) pair of a first-level matmul, one whose operands depend on no other matmul: in attention, I
 (queries) and J (keys) of QKᵀ. A tensor with both I and J dims is *quadratic* (score-sized); the fusion
 plan never lets one reach global memory unless it is a program input or output.
@@ -139,12 +140,35 @@ def _link(uf: _UnionFind, n: Node, dims: dict) -> None:
                 d = n.type.rank - x.type.rank + k
                 if x.shape[k] == n.shape[d]:
                     uf.union(dims[id(x)][k], out[d])
-    elif n.op is Op.VIEW:
+
+
+def _link_views(uf: _UnionFind, graph: Graph, dims: dict) -> None:
+    """A view dim that is exactly a source dim is the same dimension, unless that would make two dims of
+    one tensor the same: a vector read as a column and as a row (ids[:, None] == ids[None, :], positions,
+    lengths) serves both I and J, which stay two dimensions."""
+    together: dict[int, set[int]] = {}  # class -> the classes it is another dim of some tensor with
+    for n in graph.nodes:
+        roots = {uf.find(c) for c in dims[id(n)]}
+        for r in roots:
+            together.setdefault(r, set()).update(roots - {r})
+    for n in graph.nodes:
+        if n.op is not Op.VIEW:
+            continue
         layout = n.attr("layout")
         for d in range(n.type.rank):
             src = layout.linked_dim(d)
-            if src is not None:
-                uf.union(dims[id(n.src)][src], dims[id(n)][d])
+            if src is None:
+                continue
+            a, b = uf.find(dims[id(n.src)][src]), uf.find(dims[id(n)][d])
+            if a == b or b in together.get(a, ()):
+                continue
+            uf.union(a, b)
+            root, gone = uf.find(a), ({a, b} - {uf.find(a)}).pop()
+            merged = together.pop(a, set()) | together.pop(b, set())
+            for c in merged:
+                together[c].discard(gone)
+                together[c].add(root)
+            together[root] = merged
 
 
 def _first_level_dots(graph: Graph) -> list[Node]:
@@ -160,6 +184,7 @@ def axis_info(graph: Graph) -> AxisInfo:
             for n in graph.nodes}
     for n in graph.nodes:
         _link(uf, n, dims)
+    _link_views(uf, graph, dims)
     classes = {k: tuple(uf.find(c) for c in v) for k, v in dims.items()}
     sizes: dict[int, int] = {}
     for n in graph.nodes:

@@ -52,13 +52,14 @@ class Launcher:
         values = [c if c is not None else user.pop(0) for c in self.constants]
         env: dict[int, object] = {id(n): v for n, v in zip(graph.inputs, values)}
         device = values[0].device if values else torch.device("cpu")
+        ev = Evaluator(device)
         outputs: dict[int, torch.Tensor] = {}
         for step in self.plan.steps:
             if isinstance(step, TorchStep):
-                env[id(step.node)] = self._torch(step.node, env, device)
+                env[id(step.node)] = self._torch(step.node, env, ev)
             else:
                 self._kernel(step, env, outputs, device)
-        flat = [outputs[i] if i in outputs else self._value(o, env, device)
+        flat = [outputs[i] if i in outputs else self._value(o, env, ev)
                 for i, o in enumerate(graph.outputs)]
         return tree_unflatten(flat, self.out_spec)
 
@@ -71,17 +72,17 @@ class Launcher:
                 raise TypeError(f"argument {k}: compiled for {shape} {dtype}, got {got}; compile again "
                                 "for new shapes")
 
-    def _value(self, n: Node, env: dict, device):
+    def _value(self, n: Node, env: dict, ev: Evaluator):
         """A node's tensor: materialized already, or computed here from materialized ones (torch)."""
         if id(n) in env:
             return env[id(n)]
-        value = self._torch(n, env, device)
+        value = self._torch(n, env, ev)
         env[id(n)] = value
         return value
 
-    def _torch(self, n: Node, env: dict, device):
-        args = [self._value(i, env, device) for i in n.inputs]
-        return Evaluator(device)(n, args)
+    def _torch(self, n: Node, env: dict, ev: Evaluator):
+        args = [self._value(i, env, ev) for i in n.inputs]
+        return ev(n, args)
 
     def _kernel(self, k: KernelPlan | MapKernel, env: dict, outputs: dict, device) -> None:
         source, module = self.kernels[k.name]
