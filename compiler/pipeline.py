@@ -23,6 +23,7 @@ from compiler.launch.loader import load_module
 from compiler.options import CompileOptions
 from compiler.passes.decompose import decompose
 from compiler.passes.fold import fold
+from compiler.passes.restrict import restrict
 from compiler.passes.simplify import simplify
 
 
@@ -81,6 +82,9 @@ PIPELINE: tuple[Step, ...] = (
     # precision policy (f32 from the matmul on) and scalar algebra: the softmax scale and log2(e) merge
     # into one multiply, masks absorb positive scales, comparisons with exp2 move to the log domain
     Step("fold", lambda c: replace(c, graph=fold(c.graph)), "graph"),
+    # a slice or selection of the rows or columns of a score-sized value moves down to the matmul's
+    # operands: the restricted scores form a score space of their own, streamed over the part only
+    Step("restrict", lambda c: replace(c, graph=restrict(c.graph)), "graph"),
     # tensor properties: score spaces and score-sized tensors, mask atoms on j - i, reduction classes
     # (independent / online / needs finished statistics) and their stages
     Step("analyze", lambda c: replace(c, props=analyze(c.graph)), "props"),

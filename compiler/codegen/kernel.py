@@ -78,7 +78,7 @@ class KernelWriter:
 
     def write(self) -> KernelSource:
         k = self.k
-        init = [f"a{i} = {self._init(a)}" for i, a in enumerate(k.accumulators)]
+        init = [f"a{i} = {self._init(a)}" for i, a in enumerate(k.accumulators) if a.sink.op is not None]
         self._loops()
         post = Scope("    ", "post", parent=self.pre)
         self._epilogue(post)
@@ -189,6 +189,9 @@ class KernelWriter:
 
     def _update(self, i: int, a, base: Node, scope: Scope) -> None:
         op = a.sink.op
+        if op is None:
+            self._store_tile(a.sink.node, base, scope)
+            return
         scale = f"c{self.ctx.sinks[id(a.shift)]}" if a.shift is not None else None
         t = self._tile(base, scope, op)
         if op is Op.SUM:
@@ -207,10 +210,22 @@ class KernelWriter:
                 scope.emit(f"a{i} = a{i} * {scale}[:, None]")
             scope.emit(f"a{i} = {dot_call(t, v, dtype, self.target, f'a{i}')}")
 
+    def _store_tile(self, n: Node, base: Node, scope: Scope) -> None:
+        """Write the tile of a score-sized value (a store: the program's rows, the loop's columns)."""
+        if base.op is Op.CONST:
+            value = f"tl.full([BLOCK_M, BLOCK_N], {literal(base.attr('value'))}, tl.float32)"
+        else:
+            value = f"tl.broadcast_to({self.em.value(base, scope)}, [BLOCK_M, BLOCK_N])"
+        ptr, mask = self.ctx.access(n, n, Layout.identity(n.shape), scope, ("P", "R"))
+        value = f"{value}.to({to_triton(n.dtype)})"
+        scope.emit(f"tl.store({ptr}, {value}, mask={mask})" if mask else f"tl.store({ptr}, {value})")
+
     # --- epilogue and stores ---
 
     def _epilogue(self, post: Scope) -> None:
         for i, a in enumerate(self.k.accumulators):
+            if a.sink.op is None:
+                continue
             vec = f"a{i}" if a.sink.op is Op.DOT else (f"(a{i} > 0)[:, None]" if a.sink.op is Op.ANY
                                                         else f"a{i}[:, None]")
             post_value = a.post
@@ -218,8 +233,10 @@ class KernelWriter:
                 vec = f"{vec} * {self.em.value(post_value, post, ('P', '-'))}"
             post.emit(f"f{i} = {vec}")
             self.ctx.finals[id(a.sink.node)] = f"f{i}"
+        tiles = {id(a.sink.node) for a in self.k.accumulators if a.sink.op is None}
         for n in self.k.stores:
-            self._store(n, post)
+            if id(n) not in tiles:
+                self._store(n, post)
 
     def _store(self, n: Node, post: Scope) -> None:
         inner = [c for c, s in zip(self.ctx.axes.of(n), n.shape) if s > 1 and self.ctx.role(c) not in (

@@ -91,6 +91,8 @@ class Hoister:
         """Raise _Refused with the reason if accumulator k cannot start from a value computed once."""
         a = accs[k]
         name = self.names(a.sink.node)
+        if a.sink.op is None:
+            raise _Refused(f"{name} is written tile by tile: every program writes its own tiles")
         if math.prod(self.axes.sizes[c] for c in space.batch) == 1:
             raise _Refused("one batch/head program per tile: nothing to share")
         if a.sink.op not in IDEMPOTENT:

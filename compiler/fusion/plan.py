@@ -199,6 +199,9 @@ def _render_kernel(k: KernelPlan, names: Names) -> list[str]:
     axis = {k.space.i: "I", k.space.j: "J"}
     lines = [f"kernel {k.name} ({k.role}: a program owns a tile of {axis[k.p]}, loops over {axis[k.r]})"]
     for a in k.accumulators:
+        if a.sink.op is None:
+            lines.append(f"  {names(a.sink.node)} = {_call(a.base, names, 0)}  [{a.kind}; written tile by tile]")
+            continue
         op = a.sink.op.name.lower()
         text = f"  {names(a.sink.node)} = {op} over {axis[a.sink.axis]} of {expr(a.base, names)}"
         if a.sink.other is not None:

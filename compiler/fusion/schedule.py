@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from compiler.analysis.axes import AxisInfo
 from compiler.analysis.properties import PropertyInfo
+from compiler.analysis.reductions import role_preserving
 from compiler.fusion.hoist import Hoister, sources_only
 from compiler.fusion.kernels import build_kernel, group_sinks, space_rejections
 from compiler.fusion.maps import fuse_prologue
@@ -138,7 +139,7 @@ class _Planner:
             epilogue = []
             for n in self.graph.nodes:
                 if (dep[id(n)] != k or id(n) in done or self.axes.space_of(n) is not None
-                        or not (n.op in G.ELEMENTWISE or _role_preserving(n))):
+                        or not (n.op in G.ELEMENTWISE or role_preserving(n))):
                     continue
                 if not all(c in allowed or s == 1 for c, s in zip(self.axes.of(n), n.shape)):
                     continue
@@ -194,7 +195,9 @@ class _Planner:
     def _demand_kernel(self, k: int) -> None:
         kernel = self.kernels[k]
         inside = {id(s) for s in kernel.sinks} | {id(n) for n in kernel.epilogue}
-        roots = [a.base for a in kernel.accumulators] + [a.post for a in kernel.accumulators if a.post]
+        # a store's base is its own sink: what it reads are the inputs of that tile expression
+        roots = [i for a in kernel.accumulators for i in (a.base.inputs if a.base is a.sink.node else (a.base,))]
+        roots += [a.post for a in kernel.accumulators if a.post]
         roots += [a.init for a in kernel.accumulators if a.init is not None]
         roots += [a.sink.other for a in kernel.accumulators if a.sink.other is not None]
         roots += [i for n in kernel.epilogue for i in n.inputs]
@@ -293,14 +296,6 @@ def direct_strides(out: Node, x: Node) -> list[int | None] | None:
     if any(w is None and s != 1 for w, s in zip(where, x.shape)):
         return None
     return where
-
-
-def _role_preserving(n: Node) -> bool:
-    """A view that only permutes dims or adds and drops size-1 dims: in a kernel it is the same value."""
-    if n.op is not Op.VIEW or any(n.attr("layout").offset):
-        return False
-    layout = n.attr("layout")
-    return all(s == 1 or layout.linked_dim(d) is not None for d, s in enumerate(n.shape))
 
 
 def _with(kernel: KernelPlan, **changes) -> KernelPlan:
