@@ -42,3 +42,6 @@ class CompileOptions:
     name_all_stages: bool = False
     # skip tiles proven dead by the mask analysis (off only to test that skipping changes nothing)
     skip_dead_tiles: bool = True
+    # a score-sized value only torch can compute (fusion/regions.py) is computed a block of heads or of
+    # query rows at a time, so that no intermediate of it holds more elements than this (64 MiB in f32)
+    chunk_elements: int = 1 << 24

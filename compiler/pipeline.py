@@ -12,10 +12,12 @@ from dataclasses import dataclass, field, replace
 
 from compiler.analysis.properties import PropertyInfo, analyze
 from compiler.codegen.kernel import KernelSource
-from compiler.codegen.program import generate
+from compiler.codegen.program import KernelError, generate
+from compiler.errors import CompileError
 from compiler.frontend.capture import Captured, capture
-from compiler.fusion.plan import Plan
-from compiler.fusion.schedule import plan_fusion
+from compiler.fusion.draft import space_key
+from compiler.fusion.plan import MapKernel, Plan, Rejected
+from compiler.fusion.planner import plan_fusion
 from compiler.ir.node import Graph
 from compiler.ir.printer import render_graph
 from compiler.launch.launcher import Launcher
@@ -40,6 +42,10 @@ class Compilation:
     sources: tuple[KernelSource, ...] | None = None
     launcher: Launcher | None = None
     seconds: tuple[tuple[str, float], ...] = field(default=())
+    # what the code generator could not write, sent back to the planner: {space key or "maps": why}
+    demoted: tuple[tuple[object, str], ...] = ()
+    # why the whole program runs in torch (a step failed: "step: error"), or None
+    failed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,23 @@ class Step:
 def _capture(c: Compilation) -> Compilation:
     captured = capture(c.program, c.example_inputs)
     return replace(c, captured=captured, graph=captured.graph)
+
+
+def _plan(c: Compilation) -> Compilation:
+    return replace(c, plan=plan_fusion(c.props, c.options, c.name, dict(c.demoted)))
+
+
+def _codegen(c: Compilation) -> Compilation:
+    """Triton source per kernel; a kernel the generator cannot write sends its score space back to the
+    planner (it runs in torch, chunked, and explain says why), until every kernel is written."""
+    while True:
+        try:
+            return replace(c, sources=generate(c.plan, c.options))
+        except KernelError as e:
+            key = "maps" if isinstance(e.kernel, MapKernel) else space_key(e.kernel.space)
+            if key in dict(c.demoted):
+                raise
+            c = _plan(replace(c, demoted=c.demoted + ((key, f"the code generator failed on it: {e}"),)))
 
 
 def _launch(c: Compilation) -> Compilation:
@@ -90,9 +113,9 @@ PIPELINE: tuple[Step, ...] = (
     Step("analyze", lambda c: replace(c, props=analyze(c.graph)), "props"),
     # fusion plan: group reductions into row and column passes, fold masks per tile region, pick what is
     # stored; every rejected fusion is recorded with its reason
-    Step("plan", lambda c: replace(c, plan=plan_fusion(c.props, c.options, c.name)), "plan"),
+    Step("plan", _plan, "plan"),
     # Triton source per kernel (plus its launch wrapper)
-    Step("codegen", lambda c: replace(c, sources=generate(c.plan, c.options)), "sources"),
+    Step("codegen", _codegen, "sources"),
     # load the kernels and build the callable: check arguments, allocate, launch, run torch steps
     Step("launch", _launch, "launcher"),
 )
@@ -105,16 +128,34 @@ def run_pipeline(c: Compilation, until: str | None = None) -> Compilation:
         raise ValueError(f"unknown step {until!r}; steps: {', '.join(PIPELINE_STEPS)}")
     for step in PIPELINE:
         t0 = time.perf_counter()
-        c = step.run(c)
+        try:
+            c = step.run(c)
+        except CompileError:
+            raise  # the program cannot be captured: nothing to fall back to
+        except Exception as e:  # noqa: BLE001 - after capture, a failing step leaves the program to torch
+            return _in_torch(c, f"{step.name}: {type(e).__name__}: {e}", until)
         c = replace(c, seconds=c.seconds + ((step.name, time.perf_counter() - t0),))
         if step.name == until:
             break
     return c
 
 
+def _in_torch(c: Compilation, why: str, until: str | None) -> Compilation:
+    """The captured graph run by torch as it is: what compile returns when a step fails on a program it
+    captured (it never raises then); `failed` says which step and why."""
+    graph = c.captured.graph
+    rejected = (Rejected("compile the program", f"{why}; the whole program runs in torch"),)
+    c = replace(c, graph=graph, props=None, plan=Plan(graph, None, (), (), rejected), sources=(), failed=why)
+    if until is None or until == "launch":
+        c = _launch(c)
+    return c
+
+
 def render_product(c: Compilation, step_name: str) -> str:
     product = next(s.product for s in PIPELINE if s.name == step_name)
     value = getattr(c, product)
+    if value is None:
+        return f"(no {product}: the program runs in torch; {c.failed})\n"
     if product == "graph":
         return render_graph(value)
     if product == "sources":

@@ -86,7 +86,10 @@ def _find_sinks(graph: Graph, axes: AxisInfo, space: Space):
 
     for n in graph.nodes:
         if id(n) in quad:
-            if graph.is_output(n) and id(n) in scored:
+            why = _not_in_a_tile(n, space, quad)
+            if why:
+                blocked.append((n, why))
+            elif graph.is_output(n) and id(n) in scored:
                 store(n)
             continue
         qin = [i for i in n.inputs if id(i) in quad]
@@ -100,9 +103,31 @@ def _find_sinks(graph: Graph, axes: AxisInfo, space: Space):
                 space.i, space.j):
             sinks.append(Sink(n, Op.DOT, axes.of(n.inputs[0])[-1], n.inputs[0], n.inputs[1]))
         else:
-            blocked.append((n, f"{n.op.name.lower()} of a score-sized value is not a reduction along "
-                               "the rows or columns"))
+            blocked.append((n, _unfused_use(n)))
     return tuple(sinks), tuple(blocked), quad
+
+
+def _not_in_a_tile(n: Node, space: Space, quad: set[int]) -> str:
+    """Why a kernel cannot compute score-sized n tile by tile ('' if it can)."""
+    if n.op in G.ELEMENTWISE or n.op in G.SOURCE or n.op is Op.DOT and any(n is d for d in space.dots):
+        return ""
+    if n.op is Op.VIEW and (n.src.op is Op.INPUT or id(n.src) not in quad or role_preserving(n)):
+        return ""
+    if n.op is Op.TORCH:
+        return f"torch {n.attr('target')} (no rule to fuse it) computes a score-sized value"
+    if n.op in G.REDUCE:
+        return f"{n.op.name.lower()} over a dim other than the rows or columns of the scores"
+    if n.op is Op.DOT:
+        return "a matmul of score-sized values"
+    return f"{n.op.name.lower()} of score-sized values (neither a row or column selection nor a permutation)"
+
+
+def _unfused_use(n: Node) -> str:
+    if n.op is Op.TORCH:
+        return f"torch {n.attr('target')} (no rule to fuse it) reads score-sized values"
+    if n.op is Op.VIEW:
+        return "a view of score-sized values that is no row or column selection"
+    return f"{n.op.name.lower()} of score-sized values that is no reduction along the rows or columns"
 
 
 def _sink_deps(node: Node, by_id: dict[int, Sink], memo: dict) -> frozenset[int]:

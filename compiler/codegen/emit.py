@@ -114,7 +114,8 @@ class Emitter:
         return name
 
     def _render(self, n: Node, scope: Scope, orient) -> str:
-        if n.op is Op.VIEW and not self.ctx.is_tensor(n.src) and n.src.op is not Op.INPUT:
+        if n.op is Op.VIEW and not self.ctx.is_tensor(n) and not self.ctx.is_tensor(n.src) and (
+                n.src.op is not Op.INPUT):
             # a view that only permutes or drops size-1 dims of a computed value: same tile, same roles
             return self.value(n.src, scope, orient)
         if n.op in (Op.INPUT, Op.VIEW) or self.ctx.is_tensor(n):

@@ -13,15 +13,32 @@ def materialized(plan: Plan) -> set[int]:
     """ids of the nodes that exist as tensors while the program runs."""
     out = {id(n) for n in plan.graph.nodes if n.op is Op.INPUT}
     out |= {id(t.node) for t in plan.torch_steps}
+    out |= {id(n) for r in plan.regions for n in r.outputs}
     for k in plan.generated:
         out |= {id(n) for n in k.stores}
     return out
+
+
+class KernelError(Exception):
+    """A kernel the code generator could not write (`kernel`: its plan); the pipeline sends its score
+    space back to the planner, which leaves it to torch."""
+
+    def __init__(self, kernel, why: str):
+        super().__init__(f"{kernel.name}: {why}")
+        self.kernel, self.why = kernel, why
 
 
 def generate(plan: Plan, options: CompileOptions) -> tuple[KernelSource, ...]:
     names = plan.names()
     tensors = materialized(plan)
     target = options.target or "cuda"
-    return tuple(write_map(k, names, target) if isinstance(k, MapKernel) else
-                 write_kernel(k, plan.axes, names, tensors, target, options.name_all_stages)
+    return tuple(_guarded(k, lambda k=k: write_map(k, names, target) if isinstance(k, MapKernel) else
+                          write_kernel(k, plan.axes, names, tensors, target, options.name_all_stages))
                  for k in plan.generated)
+
+
+def _guarded(kernel, write):
+    try:
+        return write()
+    except Exception as e:  # noqa: BLE001 - any failure to write one kernel is reported with that kernel
+        raise KernelError(kernel, f"{type(e).__name__}: {e}") from e

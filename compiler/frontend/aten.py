@@ -14,7 +14,7 @@ import torch
 from compiler.errors import CompileError
 from compiler.frontend import multi
 from compiler.ir.build import cast, dot, ew, iota, reduce, view
-from compiler.ir.dtypes import from_torch
+from compiler.ir.dtypes import from_torch, is_float
 from compiler.ir.evaluate import Slot
 from compiler.ir.layout import Layout, LayoutError
 from compiler.ir.node import Graph, Node, TensorType, const, node
@@ -86,6 +86,8 @@ def _reduce_dims(op: Op):
             dims = range(x.type.rank)
         dims = sorted({d % x.type.rank for d in ([dims] if isinstance(dims, int) else dims)})
         y = x if op is not Op.ANY or x.dtype == "bool" else ew(Op.NE, x, 0)
+        if op is Op.SUM and not is_float(x.dtype):
+            y = cast(y, t.dtype)  # a count: summing bools (or narrow ints) in their own type overflows
         for d in dims:
             y = reduce(op, y, d)
         if kw.get("dtype") is not None:

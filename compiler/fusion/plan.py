@@ -95,6 +95,27 @@ class MapKernel:
         return "map"
 
 
+@dataclass(frozen=True, eq=False)
+class TorchRegion:
+    """Score-sized values only torch can compute (a torch op on the scores, a view that is no row or
+    column selection), with the scores they read recomputed: evaluated chunk by chunk along one dim (a
+    block of heads or of query rows at a time), so no whole [B, H, Lq, Lk] intermediate ever exists;
+    `outputs` are written whole, a chunk at a time (fusion/regions.py, launch/chunked.py)."""
+
+    name: str
+    nodes: tuple[Node, ...]  # computed by torch, in graph order
+    outputs: tuple[Node, ...]  # the nodes read outside the region
+    dims: tuple[int | None, ...]  # per output: the dim the chunks run along (None: not chunked)
+    chunk: str  # what one chunk is a block of ("heads", "query rows", ...); "" when not chunked
+    size: int  # of the chunked dim
+    step: int  # elements of it per chunk
+    why: str
+
+    @property
+    def role(self) -> str:
+        return "torch"
+
+
 @dataclass(frozen=True)
 class Rejected:
     candidate: str
@@ -105,7 +126,7 @@ class Rejected:
 class Plan:
     graph: Graph
     axes: AxisInfo
-    steps: tuple[KernelPlan | MapKernel | TorchStep, ...]
+    steps: tuple[KernelPlan | MapKernel | TorchStep | TorchRegion, ...]
     # program output index -> the computed node a kernel stores straight into that output's buffer
     direct_outputs: tuple[tuple[int, Node], ...]
     rejected: tuple[Rejected, ...]
@@ -127,10 +148,15 @@ class Plan:
     def torch_steps(self) -> tuple[TorchStep, ...]:
         return tuple(s for s in self.steps if isinstance(s, TorchStep))
 
+    @property
+    def regions(self) -> tuple[TorchRegion, ...]:
+        return tuple(s for s in self.steps if isinstance(s, TorchRegion))
+
     def names(self) -> Names:
         """Names of the graph's nodes and of the nodes the plan adds (torch steps and map kernel stores
         outside the graph)."""
         added = [t.node for t in self.torch_steps] + [n for m in self.maps for n in m.stores]
+        added += [n for r in self.regions for n in r.nodes]
         return Names(self.graph, tuple(added))
 
     def render(self) -> str:
@@ -141,6 +167,8 @@ class Plan:
                 lines.extend(_render_kernel(step, names))
             elif isinstance(step, MapKernel):
                 lines.extend(_render_map(step, names))
+            elif isinstance(step, TorchRegion):
+                lines.extend(render_region(step, names))
             else:
                 lines.append(f"torch {names(step.node)} = {torch_text(step.node, names)} : {step.node.type}  "
                              f"[{step.kind}: {step.why}]")
@@ -185,6 +213,17 @@ def fmt_interval(lo: float, hi: float) -> str:
     a = "-inf" if math.isinf(lo) else str(int(lo))
     b = "inf" if math.isinf(hi) else str(int(hi))
     return f"[{a}, {b}]"
+
+
+def render_region(r: TorchRegion, names: Names) -> list[str]:
+    if r.chunk:
+        how = f"chunk by chunk: {r.step} of {r.size} {r.chunk} at a time"
+    else:
+        how = "whole (it cannot be chunked)"
+    lines = [f"torch region {r.name} ({how}; {r.why})"]
+    lines += [f"  {names(n)} = {torch_text(n, names)} : {n.type}" for n in r.nodes]
+    lines.append("  writes: " + ", ".join(f"{names(n)} {n.type}" for n in r.outputs))
+    return lines
 
 
 def _render_map(m: MapKernel, names: Names) -> list[str]:

@@ -15,11 +15,12 @@ from torch.utils._pytree import tree_unflatten
 
 from compiler.autotune.tune import choose
 from compiler.codegen.kernel import KernelSource
-from compiler.fusion.plan import KernelPlan, MapKernel, Plan, TorchStep
-from compiler.fusion.schedule import direct_strides
+from compiler.fusion.demand import direct_strides
+from compiler.fusion.plan import KernelPlan, MapKernel, Plan, TorchRegion, TorchStep
 from compiler.ir.dtypes import to_torch
 from compiler.ir.evaluate import Evaluator
 from compiler.ir.node import Node
+from compiler.launch.chunked import run_region
 from compiler.launch.direct import Direct
 from compiler.options import CompileOptions
 
@@ -57,6 +58,8 @@ class Launcher:
         for step in self.plan.steps:
             if isinstance(step, TorchStep):
                 env[id(step.node)] = self._torch(step.node, env, ev)
+            elif isinstance(step, TorchRegion):
+                run_region(step, env, ev)
             else:
                 self._kernel(step, env, outputs, device)
         flat = [outputs[i] if i in outputs else self._value(o, env, ev)
