@@ -113,6 +113,30 @@ class AxisInfo:
         return None
 
 
+def _reduced_dims(graph: Graph) -> dict[int, set[int]]:
+    """Per node, its dims that are the kept dim of a reduction: a reduction's axis, and what a view or an
+    elementwise op of such dims alone keeps of them (the lse m + log2(l) is a statistic like m)."""
+    out: dict[int, set[int]] = {}
+    for n in graph.nodes:
+        if n.op in G.REDUCE:
+            out[id(n)] = {n.attr("axis")}
+        elif n.op is Op.VIEW:
+            layout = n.attr("layout")
+            out[id(n)] = {d for d in range(n.type.rank) if layout.linked_dim(d) in out[id(n.src)]}
+        elif n.op in G.ELEMENTWISE and n.inputs:
+            out[id(n)] = {d for d in range(n.type.rank) if n.shape[d] == 1 and all(
+                _aligned(x, n, d) is None or _aligned(x, n, d) in out[id(x)] for x in n.inputs) and any(
+                _aligned(x, n, d) is not None and x.op is not Op.CONST for x in n.inputs)}
+        else:
+            out[id(n)] = set()
+    return out
+
+
+def _aligned(x: Node, n: Node, d: int) -> int | None:
+    k = d - (n.type.rank - x.type.rank)
+    return k if k >= 0 else None
+
+
 def _links(n: Node, dims: dict):
     """(strength, class, class, checked) for the dims n says are one dimension: strength 0 for elementwise
     broadcasting, the kept dims of a reduction and a matmul's batch, M and N dims; 1 for a matmul's
@@ -181,8 +205,8 @@ def _first_level_dots(graph: Graph) -> list[Node]:
 
 def axis_info(graph: Graph) -> AxisInfo:
     uf = _UnionFind()
-    dims = {id(n): [uf.new(n.op in G.REDUCE and d == n.attr("axis")) for d in range(n.type.rank)]
-            for n in graph.nodes}
+    reduced = _reduced_dims(graph)
+    dims = {id(n): [uf.new(d in reduced[id(n)]) for d in range(n.type.rank)] for n in graph.nodes}
     _unify(uf, graph, dims)
     classes = {k: tuple(uf.find(c) for c in v) for k, v in dims.items()}
     sizes: dict[int, int] = {}

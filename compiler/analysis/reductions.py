@@ -86,13 +86,14 @@ def _find_sinks(graph: Graph, axes: AxisInfo, space: Space):
 
     for n in graph.nodes:
         if id(n) in quad:
-            why = _not_in_a_tile(n, space, quad)
+            # a score-sized value of inputs and indices alone (a mask, a bias) is no use of the scores
+            why = _not_in_a_tile(n, space, quad) if id(n) in scored else ""
             if why:
                 blocked.append((n, why))
             elif graph.is_output(n) and id(n) in scored:
                 store(n)
             continue
-        qin = [i for i in n.inputs if id(i) in quad]
+        qin = [i for i in n.inputs if id(i) in quad and id(i) in scored]
         if not qin:
             continue
         if n.op is Op.VIEW and id(n.src) in scored and role_preserving(n):

@@ -25,8 +25,8 @@ class _Demand:
         self.region_out: dict[int, dict[int, Node]] = {}
 
     def materialize(self, n: Node, why: str = "") -> None:
-        if n.op is Op.INPUT:
-            return
+        if n.op in (Op.INPUT, Op.CONST):
+            return  # a constant is made where it is read
         if id(n) in self.home:
             self.stores.setdefault(self.home[id(n)], {})[id(n)] = n
             return

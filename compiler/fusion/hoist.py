@@ -56,6 +56,8 @@ class Hoister:
     rejected: list[Rejected] = field(default_factory=list)
 
     def __call__(self, kernel: str, space: Space, accs: tuple[Accumulator, ...], regions: list[Region]):
+        if any(a.sink.op is None for a in accs):
+            return accs, regions  # a kernel that writes its tiles visits every one of them
         terms: dict[int, list[Node]] = {}
         hoisted: list[int] = []
         for r, region in enumerate(regions):

@@ -114,7 +114,7 @@ def _space(d: Draft, ri: ReductionInfo, materialized: set[int], first: int, whol
     chosen = regions.torch_only(ri, axes, d.graph, seeds) if seeds else set()
     region, rejected = None, []
     if chosen:
-        nodes = regions.region_nodes(chosen, ri.space, axes, d.graph)
+        nodes = regions.region_nodes(chosen, ri.space, axes, d.graph, materialized)
         reasons = [f"{names(n)}: {why}" for n, why in ri.blocked]
         region = PendingRegion(ri.space, nodes, whole or "; ".join(reasons))
         space = ", ".join(names(x) for x in ri.space.dots)

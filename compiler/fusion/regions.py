@@ -54,13 +54,20 @@ def _partners_of(ri: ReductionInfo, chosen: set[int]):
             yield s
 
 
-def region_nodes(chosen: set[int], space: Space, axes: AxisInfo, graph: Graph) -> tuple[Node, ...]:
-    """The chosen values and the score-sized values they read (recomputed), in graph order."""
+def region_nodes(chosen: set[int], space: Space, axes: AxisInfo, graph: Graph, materialized: set[int]
+                 ) -> tuple[Node, ...]:
+    """The chosen values, the score-sized values they read (recomputed unless `materialized`: inputs,
+    the prologue), and what lies between chosen values (the lse of a max and a sum it computes), in graph
+    order."""
+    after = set(chosen)  # what reads a chosen value
+    for n in graph.nodes:
+        if any(id(i) in after for i in n.inputs):
+            after.add(id(n))
     inside = set(chosen)
     for n in reversed(graph.nodes):
         if id(n) in inside:
             for i in n.inputs:
-                if i.op is not Op.INPUT and axes.quadratic(i, space):
+                if id(i) not in materialized and (axes.quadratic(i, space) or id(i) in after):
                     inside.add(id(i))
     return tuple(n for n in graph.nodes if id(n) in inside)
 
@@ -75,7 +82,9 @@ def finish(name: str, nodes: tuple[Node, ...], outputs: tuple[Node, ...], space:
     """The region with its chunking: the first class every output has and every node slices along."""
     inside = {id(n) for n in nodes}
     sizes = axes.sizes
-    candidates = sorted((c for c in space.batch if sizes[c] > 1), key=lambda c: -sizes[c]) + [space.i, space.j]
+    # the largest batch class first (heads before batch entries on a tie), then rows, then columns
+    batch = [c for c in space.batch if sizes[c] > 1]
+    candidates = sorted(batch, key=lambda c: (-sizes[c], -space.batch.index(c))) + [space.i, space.j]
     reasons = []
     for c in candidates:
         dims = tuple(_dim_of(o, c, axes) for o in outputs)
