@@ -174,6 +174,15 @@ def _logsumexp(t, a, kw):
     return _as_type(y, t)
 
 
+def _logaddexp(t, a, kw):
+    """log(exp(x) + exp(y)) = m + log(exp(x - m) + exp(y - m)) with m = max(x, y): the merge of two
+    partial softmaxes by their log-sum-exp (cascade, ring attention), computed where its inputs are."""
+    x, y = _lit(a[0]), _lit(a[1])
+    m = ew(Op.MAXIMUM, x, y)
+    total = ew(Op.ADD, ew(Op.EXP, ew(Op.SUB, x, m)), ew(Op.EXP, ew(Op.SUB, y, m)))
+    return _as_type(ew(Op.ADD, m, ew(Op.LOG, total)), t)
+
+
 def _mask(op: Op):
     return lambda t, a, kw: _typed(op, [a[0]], t, diagonal=a[1] if len(a) > 1 else kw.get("diagonal", 0))
 
@@ -273,7 +282,7 @@ RULES = {
     "aten.any": _reduce_dims(Op.ANY), "aten.mean": _mean,
     "aten.softmax": _softmax(Op.SOFTMAX), "aten._softmax": _softmax(Op.SOFTMAX),
     "aten.log_softmax": _softmax(Op.LOG_SOFTMAX), "aten._log_softmax": _softmax(Op.LOG_SOFTMAX),
-    "aten.logsumexp": _logsumexp,
+    "aten.logsumexp": _logsumexp, "aten.logaddexp": _logaddexp,
     "aten.matmul": _matmul, "aten.bmm": _matmul, "aten.mm": _matmul, "aten.linear": _linear,
     # sources: masks stay symbolic (TRIU/TRIL of a constant), never a materialized tensor
     "aten.full": _full, "aten.zeros": _fill_value(0.0), "aten.ones": _fill_value(1.0),

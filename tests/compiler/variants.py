@@ -177,6 +177,16 @@ class LearnedSinks(torch.nn.Module):
         return (e / total).to(q.dtype) @ v
 
 
+class TopKVotes(torch.nn.Module):
+    """Attention whose keys are scored by the sum of each query's top-3 probabilities: topk has no kernel
+    rule, so that score is a torch region (chunked by heads) while the attention output stays fused."""
+
+    def forward(self, q, k, v):
+        s = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+        p = torch.softmax(s.masked_fill(_causal(q.shape[-2], k.shape[-2], q.device), float("-inf")).float(), -1)
+        return p.to(q.dtype) @ v, p.topk(3, dim=-1).values.sum(-1)
+
+
 @dataclass(frozen=True)
 class Variant:
     name: str
@@ -184,7 +194,7 @@ class Variant:
     inputs: object  # (generator, dtype) -> tuple of tensors
 
 
-def _qkv(g, dtype, b=2, h=4, hkv=4, lq=40, lk=40, d=32, bshd=False):
+def qkv(g, dtype, b=2, h=4, hkv=4, lq=40, lk=40, d=32, bshd=False):
     shape_q = (b, lq, h, d) if bshd else (b, h, lq, d)
     shape_k = (b, lk, hkv, d) if bshd else (b, hkv, lk, d)
     return (torch.randn(*shape_q, generator=g).to(dtype), torch.randn(*shape_k, generator=g).to(dtype),
@@ -193,41 +203,41 @@ def _qkv(g, dtype, b=2, h=4, hkv=4, lq=40, lk=40, d=32, bshd=False):
 
 def _docs(g, dtype):
     ids = torch.tensor([[0] * 13 + [1] * 20 + [2] * 7, [0] * 40])
-    return (*_qkv(g, dtype), ids)
+    return (*qkv(g, dtype), ids)
 
 
 def _cascade(g, dtype):
-    q, k, v = _qkv(g, dtype)
+    q, k, v = qkv(g, dtype)
     kp, vp = (torch.randn(1, 4, 24, 32, generator=g).to(dtype) for _ in range(2))
     return q, kp, vp, k, v
 
 
 def _alibi(g, dtype):
-    q, k, v = _qkv(g, dtype, hkv=2, bshd=True)
+    q, k, v = qkv(g, dtype, hkv=2, bshd=True)
     positions = torch.stack([torch.arange(40), torch.cat([torch.zeros(9, dtype=torch.long), torch.arange(31)])])
     slopes = torch.tensor([2.0 ** (-(h + 1)) for h in range(4)])
     return q, k, v, positions, slopes
 
 
 def _lengths(g, dtype):
-    return (*_qkv(g, dtype), torch.tensor([40, 23]))
+    return (*qkv(g, dtype), torch.tensor([40, 23]))
 
 
 def _sinks(g, dtype):
-    return (*_qkv(g, dtype), torch.randn(4, generator=g))
+    return (*qkv(g, dtype), torch.randn(4, generator=g))
 
 
 VARIANTS = (
-    Variant("diff", DiffAttention, lambda g, dt: _qkv(g, dt, hkv=2)),
+    Variant("diff", DiffAttention, lambda g, dt: qkv(g, dt, hkv=2)),
     Variant("docs", DocumentMasked, _docs),
-    Variant("snapkv_window", SnapKVWindow, _qkv),
-    Variant("tova", TOVA, _qkv),
+    Variant("snapkv_window", SnapKVWindow, qkv),
+    Variant("tova", TOVA, qkv),
     Variant("cascade", CascadeAttention, _cascade),
-    Variant("partial_stats", PartialWithStats, _qkv),
+    Variant("partial_stats", PartialWithStats, qkv),
     Variant("alibi_positions", ALiBiPositions, _alibi),
     Variant("padded_lengths", PaddedLengths, _lengths),
-    Variant("sink_mass", SinkMass, _qkv),
-    Variant("sigmoid", SigmoidAttention, _qkv),
+    Variant("sink_mass", SinkMass, qkv),
+    Variant("sigmoid", SigmoidAttention, qkv),
     Variant("learned_sinks", LearnedSinks, _sinks),
 )
 
