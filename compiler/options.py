@@ -14,6 +14,11 @@ class CompileOptions:
     # time the candidate configs of each kernel at its first call and remember the fastest
     autotune: bool = True
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "ftrun" / "autotune")
+    # the candidate configs: "default" (short lists per kernel role) or "wide" (every sensible config, for
+    # finding better defaults: minutes of JIT per case on a cold cache); compiler/autotune/space.py
+    autotune_space: str = "default"
+    # where the generated kernel modules are written (Triton reads their source back); None: beside cache_dir
+    kernel_dir: Path | None = None
     # pin one config for every kernel: (BLOCK_M, BLOCK_N, num_warps, num_stages); skips autotuning
     config: tuple[int, int, int, int] | None = None
     # give a row pass that streams a score-sized input the attention pass does not read (Keyformer's

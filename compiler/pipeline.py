@@ -21,7 +21,7 @@ from compiler.fusion.planner import plan_fusion
 from compiler.ir.node import Graph
 from compiler.ir.printer import render_graph
 from compiler.launch.launcher import Launcher
-from compiler.launch.loader import load_module
+from compiler.launch.loader import interpreting, load_module
 from compiler.options import CompileOptions
 from compiler.passes.decompose import decompose
 from compiler.passes.fold import fold
@@ -78,12 +78,16 @@ def _codegen(c: Compilation) -> Compilation:
 
 
 def _launch(c: Compilation) -> Compilation:
-    directory = c.options.cache_dir.parent / "kernels"
+    directory = c.options.kernel_dir or c.options.cache_dir.parent / "kernels"
+    if c.sources and (c.options.target == "interpret") != interpreting():
+        raise CompileError("CPU tensors run through Triton's interpreter: set TRITON_INTERPRET=1 before the "
+                           "process starts (or pass CUDA tensors)" if c.options.target == "interpret" else
+                           "Triton's interpreter is on (TRITON_INTERPRET=1): kernels for the GPU target cannot run")
     modules = tuple(load_module(s.name, s.source, directory) for s in c.sources)
     user = [x for x, const in zip(c.captured.graph.inputs, c.captured.constants) if const is None]
     signature = tuple((x.shape, _torch_dtype(x.dtype)) for x in user)
     launcher = Launcher(c.plan, c.sources, modules, c.options, c.captured.constants, c.captured.out_spec,
-                        signature)
+                        signature, c.captured.scalars)
     return replace(c, launcher=launcher)
 
 

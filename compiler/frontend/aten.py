@@ -309,7 +309,9 @@ class Translator:
     def run(self, fx_graph) -> Graph:
         inputs, outputs = [], []
         for fx in fx_graph.nodes:
-            if fx.op == "placeholder":
+            if fx.op == "placeholder" and not isinstance(fx.meta.get("val"), torch.Tensor):
+                self.values[fx.name] = fx.meta.get("val")  # a number argument, specialized
+            elif fx.op == "placeholder":
                 n = node(Op.INPUT, (), _meta_type(fx), index=len(inputs), name=_ident(fx.name))
                 inputs.append(n)
                 self.values[fx.name] = n

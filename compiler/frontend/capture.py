@@ -27,6 +27,8 @@ class Captured:
     # per graph input: None for a user argument, else the captured tensor (parameter, buffer, constant)
     constants: tuple[torch.Tensor | None, ...]
     out_spec: Any  # torch.utils._pytree.TreeSpec of the program's outputs
+    # (position, value) of each program argument that is a number: specialized, checked at every call
+    scalars: tuple[tuple[int, Any], ...] = ()
     # why the graph is the exported program as one torch op (its ATen graph could not be translated)
     fallback: str | None = None
 
@@ -45,8 +47,8 @@ class _Function(torch.nn.Module):
 def export(program, example_inputs) -> torch.export.ExportedProgram:
     module = program if isinstance(program, torch.nn.Module) else _Function(program)
     args = tuple(example_inputs)
-    if not all(isinstance(a, torch.Tensor) for a in args):
-        raise CompileError("every program argument must be a tensor")
+    if not all(isinstance(a, (torch.Tensor, bool, int, float)) for a in args):
+        raise CompileError("every program argument must be a tensor or a number")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -61,18 +63,23 @@ def export(program, example_inputs) -> torch.export.ExportedProgram:
 def capture(program, example_inputs) -> Captured:
     ep = export(program, example_inputs)
     sig = ep.graph_signature
+    scalars = tuple((k, a) for k, a in enumerate(example_inputs) if not isinstance(a, torch.Tensor))
     if sig.buffers_to_mutate or getattr(sig, "user_inputs_to_mutate", None):
-        return _whole(ep, example_inputs, "the program mutates its inputs or buffers")
+        return _whole(ep, example_inputs, scalars, "the program mutates its inputs or buffers")
     try:
-        return _translated(ep)
+        return _translated(ep, scalars)
     except Exception as e:  # noqa: BLE001 - a captured program is never refused: torch runs it as it is
-        return _whole(ep, example_inputs, f"cannot translate the captured graph: {type(e).__name__}: {e}")
+        why = f"cannot translate the captured graph: {type(e).__name__}: {e}"
+        return _whole(ep, example_inputs, scalars, why)
 
 
-def _translated(ep) -> Captured:
+def _translated(ep, scalars) -> Captured:
     sig = ep.graph_signature
     constants = []
-    for spec in sig.input_specs:
+    placeholders = [n for n in ep.graph_module.graph.nodes if n.op == "placeholder"]
+    for spec, fx in zip(sig.input_specs, placeholders):
+        if not isinstance(fx.meta.get("val"), torch.Tensor):
+            continue  # a number argument
         if spec.kind.name == "USER_INPUT":
             constants.append(None)
         elif spec.target in ep.state_dict:
@@ -82,7 +89,7 @@ def _translated(ep) -> Captured:
         else:
             raise CompileError(f"cannot find the value of captured input {spec.target!r}")
     graph = Translator().run(ep.graph_module.graph)
-    return Captured(graph, tuple(constants), ep.call_spec.out_spec)
+    return Captured(graph, tuple(constants), ep.call_spec.out_spec, scalars)
 
 
 class _Exported:
@@ -98,7 +105,7 @@ class _Exported:
         return "exported_program"
 
 
-def _whole(ep, example_inputs, why: str) -> Captured:
+def _whole(ep, example_inputs, scalars, why: str) -> Captured:
     """A graph of one torch op, the exported program, with one TORCH node per output; the output types
     are those of one eager run on the example inputs (they may depend on the data)."""
     run = _Exported(ep.module())
@@ -106,11 +113,15 @@ def _whole(ep, example_inputs, why: str) -> Captured:
         results = run(*example_inputs)
     if not all(isinstance(r, torch.Tensor) for r in results):
         raise CompileError("every program output must be a tensor")
-    inputs = tuple(node(Op.INPUT, (), _type(x), index=i, name=f"arg{i}") for i, x in enumerate(example_inputs))
-    slots = tuple(Slot(i) for i in range(len(inputs)))
-    outputs = tuple(node(Op.TORCH, inputs, _type(r), target=run, args=slots, kwargs=(), item=k)
+    tensors = [x for x in example_inputs if isinstance(x, torch.Tensor)]
+    inputs = tuple(node(Op.INPUT, (), _type(x), index=i, name=f"arg{i}") for i, x in enumerate(tensors))
+    slots, count = [], 0
+    for x in example_inputs:
+        slots.append(Slot(count) if isinstance(x, torch.Tensor) else x)
+        count += isinstance(x, torch.Tensor)
+    outputs = tuple(node(Op.TORCH, inputs, _type(r), target=run, args=tuple(slots), kwargs=(), item=k)
                     for k, r in enumerate(results))
-    return Captured(Graph(inputs, outputs), (None,) * len(inputs), ep.call_spec.out_spec, why)
+    return Captured(Graph(inputs, outputs), (None,) * len(inputs), ep.call_spec.out_spec, scalars, why)
 
 
 def _type(x: torch.Tensor) -> TensorType:

@@ -34,10 +34,11 @@ class LaunchStats:
 
 class Launcher:
     def __init__(self, plan: Plan, sources: tuple[KernelSource, ...], modules: tuple, options: CompileOptions,
-                 constants: tuple, out_spec, signature: tuple):
+                 constants: tuple, out_spec, signature: tuple, scalars: tuple = ()):
         self.plan, self.options = plan, options
         self.kernels = {s.name: (s, m) for s, m in zip(sources, modules)}
         self.constants, self.out_spec, self.signature = constants, out_spec, signature
+        self.scalars = dict(scalars)  # argument position -> the number the program was compiled for
         self.direct = {id(n): i for i, n in plan.direct_outputs}
         self.launch_args: dict[str, dict] = {}
         self.shape_args: dict[str, dict] = {}  # what module.arguments needs of the config
@@ -47,7 +48,7 @@ class Launcher:
         self.allocations = {id(n): self._allocation(n) for k in plan.generated for n in k.stores}
 
     def __call__(self, *args):
-        user = list(args)
+        user = self._numbers_checked(args)
         self._check(user)
         graph = self.plan.graph
         values = [c if c is not None else user.pop(0) for c in self.constants]
@@ -65,6 +66,17 @@ class Launcher:
         flat = [outputs[i] if i in outputs else self._value(o, env, ev)
                 for i, o in enumerate(graph.outputs)]
         return tree_unflatten(flat, self.out_spec)
+
+    def _numbers_checked(self, args) -> list:
+        """The tensor arguments, once every number argument is the one the program was compiled for."""
+        if not self.scalars:
+            return list(args)
+        if len(args) != len(self.signature) + len(self.scalars):
+            raise TypeError(f"expected {len(self.signature) + len(self.scalars)} arguments, got {len(args)}")
+        for k, value in self.scalars.items():
+            if args[k] != value:
+                raise TypeError(f"argument {k}: compiled for {value!r}, got {args[k]!r}; compile again for it")
+        return [a for k, a in enumerate(args) if k not in self.scalars]
 
     def _check(self, user: list) -> None:
         if len(user) != len(self.signature):
