@@ -186,3 +186,21 @@ def test_direct_launch_knows_the_installed_triton():
     chain.add(print)
     assert direct._hook(chain) is chain
     assert direct.Direct.after(None, [torch.zeros(1)], ()) is None  # CPU or interpreter: Triton's path
+
+
+def test_the_compiler_imports_nothing_of_the_project():
+    """compiler/ is the ground floor (issue 17): no import of ftrun, jobs, results or plots, at module level
+    (ruff's TID253 says so too) or inside a function. gpucheck.py is moving to `ftrun bench kernels`."""
+    import ast
+
+    root = Path(__file__).resolve().parents[2] / "compiler"
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if path.name == "gpucheck.py":
+            continue
+        for n in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in n.names] if isinstance(n, ast.Import) else [n.module or ""] if isinstance(
+                n, ast.ImportFrom) and not n.level else []
+            found += [f"{path.relative_to(root)}: {m}" for m in names
+                      if m.split(".")[0] in ("ftrun", "jobs", "results", "plots")]
+    assert not found, found
