@@ -178,9 +178,3 @@ def _longest_first(role: str, regions) -> bool:
     if role == "row":
         return dead_above and not dead_below
     return dead_below and not dead_above
-
-
-def space_rejections(ri: ReductionInfo, names: Names) -> list[Rejected]:
-    return [Rejected(f"fuse the score space of {', '.join(names(d) for d in ri.space.dots)}",
-                     f"{names(n)}: {why}; the score-sized values run in torch") for n, why in ri.blocked]
-

@@ -191,44 +191,65 @@ class TopKVotes(torch.nn.Module):
 class Variant:
     name: str
     build: type
-    inputs: object  # (generator, dtype) -> tuple of tensors
+    inputs: object  # (generator, dtype, **Shape fields) -> tuple of tensors
 
 
-def qkv(g, dtype, b=2, h=4, hkv=4, lq=40, lk=40, d=32, bshd=False):
-    shape_q = (b, lq, h, d) if bshd else (b, h, lq, d)
-    shape_k = (b, lk, hkv, d) if bshd else (b, hkv, lk, d)
+@dataclass(frozen=True)
+class Shape:
+    """The size of a variant's inputs: small for the interpreter, full size on the GPU."""
+
+    batch: int = 2
+    heads: int = 4
+    length: int = 40
+    head_dim: int = 32
+
+
+def qkv(g, dtype, shape: Shape = Shape(), kv_heads: int | None = None, bshd: bool = False):
+    b, h, n, d = shape.batch, shape.heads, shape.length, shape.head_dim
+    hkv = kv_heads or h
+    shape_q = (b, n, h, d) if bshd else (b, h, n, d)
+    shape_k = (b, n, hkv, d) if bshd else (b, hkv, n, d)
     return (torch.randn(*shape_q, generator=g).to(dtype), torch.randn(*shape_k, generator=g).to(dtype),
             torch.randn(*shape_k, generator=g).to(dtype))
 
 
-def _docs(g, dtype):
-    ids = torch.tensor([[0] * 13 + [1] * 20 + [2] * 7, [0] * 40])
-    return (*qkv(g, dtype), ids)
+def _docs(g, dtype, shape: Shape = Shape()):
+    n = shape.length
+    cuts = torch.tensor([n // 3, (4 * n) // 5])
+    j = torch.arange(n)
+    # entry 0: three documents; the others: one
+    ids = torch.stack([(j >= cuts[0]).long() + (j >= cuts[1]).long()] + [torch.zeros(n, dtype=torch.long)] * (
+        shape.batch - 1))
+    return (*qkv(g, dtype, shape), ids)
 
 
-def _cascade(g, dtype):
-    q, k, v = qkv(g, dtype)
-    kp, vp = (torch.randn(1, 4, 24, 32, generator=g).to(dtype) for _ in range(2))
+def _cascade(g, dtype, shape: Shape = Shape()):
+    q, k, v = qkv(g, dtype, shape)
+    prefix = (1, shape.heads, (3 * shape.length) // 5, shape.head_dim)
+    kp, vp = (torch.randn(*prefix, generator=g).to(dtype) for _ in range(2))
     return q, kp, vp, k, v
 
 
-def _alibi(g, dtype):
-    q, k, v = qkv(g, dtype, hkv=2, bshd=True)
-    positions = torch.stack([torch.arange(40), torch.cat([torch.zeros(9, dtype=torch.long), torch.arange(31)])])
-    slopes = torch.tensor([2.0 ** (-(h + 1)) for h in range(4)])
+def _alibi(g, dtype, shape: Shape = Shape()):
+    q, k, v = qkv(g, dtype, shape, kv_heads=shape.heads // 2, bshd=True)
+    n, start = shape.length, shape.length // 4  # entry 1 is left-padded: its positions start late
+    positions = torch.stack([torch.arange(n)] + [torch.cat([torch.zeros(start, dtype=torch.long),
+                                                            torch.arange(n - start)])] * (shape.batch - 1))
+    slopes = torch.tensor([2.0 ** (-(h + 1)) for h in range(shape.heads)])
     return q, k, v, positions, slopes
 
 
-def _lengths(g, dtype):
-    return (*qkv(g, dtype), torch.tensor([40, 23]))
+def _lengths(g, dtype, shape: Shape = Shape()):
+    lengths = torch.tensor([shape.length] + [(3 * shape.length) // 5] * (shape.batch - 1))
+    return (*qkv(g, dtype, shape), lengths)
 
 
-def _sinks(g, dtype):
-    return (*qkv(g, dtype), torch.randn(4, generator=g))
+def _sinks(g, dtype, shape: Shape = Shape()):
+    return (*qkv(g, dtype, shape), torch.randn(shape.heads, generator=g))
 
 
 VARIANTS = (
-    Variant("diff", DiffAttention, lambda g, dt: qkv(g, dt, hkv=2)),
+    Variant("diff", DiffAttention, lambda g, dt, shape=Shape(): qkv(g, dt, shape, kv_heads=shape.heads // 2)),
     Variant("docs", DocumentMasked, _docs),
     Variant("snapkv_window", SnapKVWindow, qkv),
     Variant("tova", TOVA, qkv),
