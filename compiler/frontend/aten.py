@@ -12,7 +12,7 @@ import operator
 import torch
 
 from compiler.errors import CompileError
-from compiler.frontend import multi
+from compiler.frontend import composite, multi
 from compiler.ir.build import cast, dot, ew, iota, reduce, view
 from compiler.ir.dtypes import from_torch, is_float
 from compiler.ir.evaluate import Slot
@@ -283,6 +283,7 @@ RULES = {
     "aten.softmax": _softmax(Op.SOFTMAX), "aten._softmax": _softmax(Op.SOFTMAX),
     "aten.log_softmax": _softmax(Op.LOG_SOFTMAX), "aten._log_softmax": _softmax(Op.LOG_SOFTMAX),
     "aten.logsumexp": _logsumexp, "aten.logaddexp": _logaddexp,
+    "aten.scaled_dot_product_attention": composite.sdpa, "aten.einsum": composite.einsum,
     "aten.matmul": _matmul, "aten.bmm": _matmul, "aten.mm": _matmul, "aten.linear": _linear,
     # sources: masks stay symbolic (TRIU/TRIL of a constant), never a materialized tensor
     "aten.full": _full, "aten.zeros": _fill_value(0.0), "aten.ones": _fill_value(1.0),

@@ -9,6 +9,9 @@ values until it reaches the matmul's operands and the small values the scores re
 the row log-sum-exp): there it is a view, free. The restricted scores are then a matmul of their own, a
 score space of their own (I' x J or I x J'), whose passes stream only the selected rows or columns;
 the statistics they read from the whole space (the lse of the selected rows) are loaded through views.
+
+A matmul with score-sized values on its right (vᵀ·pᵀ) is turned around here too, (p·v)ᵀ, so that the
+passes meet every contraction of the scores in one orientation.
 """
 
 from __future__ import annotations
@@ -140,5 +143,17 @@ def restrict(graph: Graph) -> Graph:
             return None  # it stays a view of the score-sized value (a torch op's result)
         return view(pushed, rest)
 
-    rules: list[Rule] = [(P(Op.VIEW, P(name="x"), name="v"), move)]
+    def turn(m: Node, a: Node, b: Node) -> Node | None:
+        """vᵀ·pᵀ = (p·v)ᵀ: the scores on the left, where a pass contracts them."""
+        if a.type.rank < 2 or b.type.rank < 2 or push.score_sized(a) or not push.score_sized(b):
+            return None
+        back = dot(_transposed(b), _transposed(a), m.dtype)
+        return view(back, Layout.identity(back.shape).transpose(-1, -2))
+
+    rules: list[Rule] = [(P(Op.VIEW, P(name="x"), name="v"), move),
+                         (P(Op.DOT, P(name="a"), P(name="b"), name="m"), turn)]
     return simplify(cse(graph_rewrite(graph, rules)))
+
+
+def _transposed(x: Node) -> Node:
+    return view(x, Layout.identity(x.shape).transpose(-1, -2))

@@ -117,12 +117,40 @@ def test_a_score_sized_output_is_written_tile_by_tile_with_its_finished_statisti
 
 def test_an_unknown_op_runs_in_torch(options):
     def prog(q, k, v):
-        return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return torch.softmax(torch.erf(q) @ k.transpose(-1, -2), -1) @ v  # erf has no rule
 
     q, k, v = (torch.randn(1, 2, 24, 16) for _ in range(3))
     fn = compiler.compile(prog, (q, k, v), options=options)
-    assert [s.node.op.name for s in fn.plan.torch_steps] == ["TORCH"]
+    assert [str(s.node.attr("target")) for s in fn.plan.torch_steps] == ["aten.erf.default"]
+    assert [k.role for k in fn.plan.kernels] == ["row"]
     assert torch.allclose(fn(q, k, v), prog(q, k, v), atol=1e-5)
+
+
+@pytest.mark.parametrize("form", ["causal", "bool_mask", "float_mask", "gqa_scale", "einsum"])
+def test_attention_written_as_one_library_call_is_fused(form, options):
+    """scaled_dot_product_attention and einsum are whole programs in model code; written out in the IR
+    they are fused like attention written by hand (torch would hold the score matrix)."""
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    g = torch.Generator().manual_seed(2)
+    q = torch.randn(2, 4, 28, 16, generator=g)
+    k, v = (torch.randn(2, 2 if form == "gqa_scale" else 4, 36, 16, generator=g) for _ in range(2))
+    mask = torch.rand(28, 36, generator=g) > 0.3
+    programs = {
+        "causal": lambda q, k, v, m: sdpa(q, k, v, is_causal=True),
+        "bool_mask": lambda q, k, v, m: sdpa(q, k, v, attn_mask=m),
+        "float_mask": lambda q, k, v, m: sdpa(q, k, v, attn_mask=m.to(q.dtype) * -2.0),
+        "gqa_scale": lambda q, k, v, m: sdpa(q, k, v, scale=0.3, enable_gqa=True),
+        "einsum": lambda q, k, v, m: torch.einsum("bhqk,bhkd->bqhd", torch.einsum("bhqd,bhkd->bhqk", q, k).softmax(-1),
+                                                  v),
+    }
+    prog = programs[form]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fn = compiler.compile(prog, (q, k, v, mask), options=options)
+    assert [k.role for k in fn.plan.kernels] == ["row"] and not fn.explain().fallbacks
+    with nan_filled_allocations():
+        got = fn(q, k, v, mask)
+    assert_close(got, prog(q.double(), k.double(), v.double(), mask), "float32")
 
 
 def test_a_program_that_cannot_be_captured_raises_compile_error(options):

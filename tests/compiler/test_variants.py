@@ -18,6 +18,7 @@ ROLES = {
     "diff": ["row", "row"],  # both softmaxes' statistics, then P1·V - λ P2·V with their finished lse
     "docs": ["row"],
     "snapkv_window": ["row", "column"],  # the column pass streams only the last `window` queries
+    "snapkv_observation": ["row", "row", "column"],  # sdpa's pass; the window's own softmax, its column sums
     "tova": ["row", "row"],  # the second writes the last query's row of probabilities
     "cascade": ["row", "row"],  # one per score space (prefix keys, own keys)
     "partial_stats": ["row", "row"],  # the normalizer exp(s - max) needs the finished max

@@ -69,6 +69,23 @@ class SnapKVWindow(torch.nn.Module):
         return p.to(q.dtype) @ v, pooled
 
 
+class SnapKVObservation(torch.nn.Module):
+    """SnapKV / PyramidKV as their released code runs prefill: the output from scaled_dot_product_attention,
+    and the observation window's attention computed by hand from the last `window` queries (a softmax of
+    its own), summed per key and average-pooled."""
+
+    def __init__(self, window: int = 8, kernel: int = 7):
+        super().__init__()
+        self.window, self.kernel = window, kernel
+
+    def forward(self, q, k, v):
+        out = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        s = q[..., -self.window:, :] @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+        s = s.masked_fill(_causal(self.window, k.shape[-2], q.device), float("-inf"))
+        votes = torch.softmax(s, dim=-1, dtype=torch.float32).sum(dim=-2)
+        return out, torch.nn.functional.avg_pool1d(votes, self.kernel, padding=self.kernel // 2, stride=1)
+
+
 class TOVA(torch.nn.Module):
     """TOVA (2024): the last query's attention row, averaged over heads, scores the keys to keep."""
 
@@ -252,6 +269,7 @@ VARIANTS = (
     Variant("diff", DiffAttention, lambda g, dt, shape=Shape(): qkv(g, dt, shape, kv_heads=shape.heads // 2)),
     Variant("docs", DocumentMasked, _docs),
     Variant("snapkv_window", SnapKVWindow, qkv),
+    Variant("snapkv_observation", SnapKVObservation, qkv),
     Variant("tova", TOVA, qkv),
     Variant("cascade", CascadeAttention, _cascade),
     Variant("partial_stats", PartialWithStats, qkv),
