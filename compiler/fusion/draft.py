@@ -1,7 +1,7 @@
 """The fusion planner's draft: what the plan holds so far, frozen; each planner step returns a new one.
 
-Mappings are keyed by node id and hold the node with its value, so ids stay valid; a step builds new
-mappings instead of changing the ones it was given.
+Mappings are keyed by node id (the nodes live in the graph or in the draft's steps, so the ids stay
+valid) and are read-only views; a step builds new mappings instead of changing the ones it was given.
 """
 
 from __future__ import annotations

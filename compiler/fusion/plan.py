@@ -11,7 +11,7 @@ from compiler.analysis.index import Atom
 from compiler.analysis.reductions import Sink
 from compiler.ir.node import Graph, Node
 from compiler.ir.ops import G, Op
-from compiler.ir.printer import Names, fmt_value
+from compiler.ir.printer import Names, fmt_value, render_node
 
 
 @dataclass(frozen=True, eq=False)
@@ -221,7 +221,8 @@ def render_region(r: TorchRegion, names: Names) -> list[str]:
     else:
         how = "whole (it cannot be chunked)"
     lines = [f"torch region {r.name} ({how}; {r.why})"]
-    lines += [f"  {names(n)} = {torch_text(n, names)} : {n.type}" for n in r.nodes]
+    lines += ["  " + (render_node(n, names) if names.in_graph(n) else f"{names(n)} = {torch_text(n, names)}")
+              for n in r.nodes]
     lines.append("  writes: " + ", ".join(f"{names(n)} {n.type}" for n in r.outputs))
     return lines
 
