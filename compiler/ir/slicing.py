@@ -97,6 +97,8 @@ def _torch_dims(n: Node, d: int) -> tuple[int | None, ...]:
     named: set[int] = set()
     for arg in schema.arguments:
         v = values.get(arg.name)
+        if arg.name in _DIM_ARGS and (v is None and arg.name in values or v == () or v == []):
+            raise NotChunkable(f"torch {target} works along every dim ({arg.name}={v})")
         if arg.name in _DIM_ARGS and v is not None:
             named |= _dims(v, rank)
         if arg.name == "indices" and isinstance(v, tuple) and any(x is not None for x in v[:d + 1]):
@@ -114,7 +116,9 @@ def _torch_dims(n: Node, d: int) -> tuple[int | None, ...]:
 
 
 def _bound(schema, args, kwargs) -> dict:
-    values = dict(kwargs)
+    """Every schema argument's value: given, or its default (topk's dim is -1 when not given)."""
+    values = {a.name: a.default_value for a in schema.arguments if a.has_default_value()}
+    values.update(kwargs)
     for arg, v in zip(schema.arguments, args):
         values[arg.name] = v
     return values
