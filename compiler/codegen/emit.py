@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from compiler.codegen.block import Line
 from compiler.ir.dtypes import is_float, to_triton
 from compiler.ir.node import Node
 from compiler.ir.ops import Op
@@ -39,13 +40,12 @@ def literal(value) -> str:
 
 @dataclass
 class Scope:
-    """Lines of code and what they already computed (node id, orientation) -> variable."""
+    """Statements (codegen/block.py) and what they already computed (node id, orientation) -> variable."""
 
-    indent: str
     kind: str = "pre"  # pre (before the loops), loop, post (after the loops)
     bounds: bool = False  # the streamed tile may run past the end (mask R)
     parent: Scope | None = None
-    lines: list[str] = field(default_factory=list)
+    body: list = field(default_factory=list)
     memo: dict = field(default_factory=dict)
 
     def lookup(self, key):
@@ -56,8 +56,11 @@ class Scope:
             scope = scope.parent
         return None
 
-    def emit(self, line: str) -> None:
-        self.lines.append(self.indent + line)
+    def emit(self, text: str) -> None:
+        self.body.append(Line(text))
+
+    def assign(self, name: str, expr: str) -> None:
+        self.body.append(Line.assign(name, expr))
 
 
 class Naming:
@@ -108,13 +111,14 @@ class Emitter:
         target = self.ctx.scope_for(n, scope)
         text = self._render(n, target, orient)
         name = self.ctx.var_name(n, self)
-        target.emit(f"{name} = {text}")
+        target.assign(name, text)
         # the memo holds the node too, so its id is not reused while the scope lives
         target.memo[key] = (n, name)
         return name
 
     def _render(self, n: Node, scope: Scope, orient) -> str:
-        if n.op is Op.VIEW and not self.ctx.is_tensor(n.src) and n.src.op is not Op.INPUT:
+        if n.op is Op.VIEW and not self.ctx.is_tensor(n) and not self.ctx.is_tensor(n.src) and (
+                n.src.op is not Op.INPUT):
             # a view that only permutes or drops size-1 dims of a computed value: same tile, same roles
             return self.value(n.src, scope, orient)
         if n.op in (Op.INPUT, Op.VIEW) or self.ctx.is_tensor(n):

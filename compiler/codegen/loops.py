@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from compiler.codegen.block import Line
+
 
 @dataclass(frozen=True)
 class Segment:
@@ -29,12 +31,12 @@ def region_bounds(regions, column: bool):
     return sorted(spans, key=lambda s: s[0])
 
 
-def segment_code(spans, p_size: int, r_size: int, dead) -> tuple[list[str], list[Segment]]:
-    """Lines computing the segment starts for the program's p0, and the segments in order.
+def segment_code(spans, p_size: int, r_size: int, dead) -> tuple[list[Line], list[Segment]]:
+    """Assignments computing the segment starts for the program's p0, and the segments in order.
 
     `spans`: [(lo, hi, region)] covering all d; `dead(region)`: whether that region has no work."""
-    lines = [f"r_end = tl.cdiv({r_size}, BLOCK_N) * BLOCK_N",
-             f"r_full = ({r_size} // BLOCK_N) * BLOCK_N"]
+    lines = [Line.assign("r_end", f"tl.cdiv({r_size}, BLOCK_N) * BLOCK_N"),
+             Line.assign("r_full", f"({r_size} // BLOCK_N) * BLOCK_N")]
     if len(spans) == 1:
         return lines, _split(["0", "r_end"], spans[0][2], dead)
     # keep numerators non-negative so that // is a floor division in every Triton version
@@ -46,8 +48,8 @@ def segment_code(spans, p_size: int, r_size: int, dead) -> tuple[list[str], list
         start = f"((({t} + p0 + {offset}) // BLOCK_N) - {offset} // BLOCK_N) * BLOCK_N"
         end = f"((({t} + p0 + BLOCK_M - 2 + {offset}) // BLOCK_N) - {offset} // BLOCK_N + 1) * BLOCK_N"
         prev = bounds[-1]
-        lines.append(f"s_{k} = tl.minimum(tl.maximum({start}, {prev}), r_end)")
-        lines.append(f"e_{k} = tl.minimum(tl.maximum({end}, s_{k}), r_end)")
+        lines.append(Line.assign(f"s_{k}", f"tl.minimum(tl.maximum({start}, {prev}), r_end)"))
+        lines.append(Line.assign(f"e_{k}", f"tl.minimum(tl.maximum({end}, s_{k}), r_end)"))
         bounds += [f"s_{k}", f"e_{k}"]
     bounds.append("r_end")
     segments: list[Segment] = []
