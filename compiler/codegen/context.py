@@ -20,9 +20,10 @@ from compiler.ir.printer import Names
 class KernelContext(Naming):
     """What the emitter asks about this kernel: roles of classes, loads, sinks, scopes."""
 
-    def __init__(self, kernel: KernelPlan, axes: AxisInfo, names: Names, materialized: set[int], target: str):
+    def __init__(self, kernel: KernelPlan, axes: AxisInfo, names: Names, materialized: set[int], target: str,
+                 lang: str = "tl"):
         super().__init__(names)
-        self.k, self.axes, self.target = kernel, axes, target
+        self.k, self.axes, self.target, self.lang = kernel, axes, target, lang
         inside = {id(n) for n in kernel.sinks} | {id(n) for n in kernel.epilogue}
         self.materialized = materialized - inside
         # the running and final values of the kernel's reductions (a stored tile is computed where read)
@@ -173,6 +174,6 @@ class KernelContext(Naming):
         ptr, mask = self.access(n, base, layout, scope, orient)
         if scope.kind == "loop" and self._read_once(n):
             self.streams_tiles = True
-        text = f"tl.load({ptr}, mask={mask}, other=0)" if mask else f"tl.load({ptr})"
+        text = f"{self.lang}.load({ptr}, mask={mask}, other=0)" if mask else f"{self.lang}.load({ptr})"
         wide = compute_dtype(base.dtype, self.target)
-        return f"{text}.to({to_triton(wide)})" if wide != base.dtype else text
+        return f"{text}.to({to_triton(wide, self.lang)})" if wide != base.dtype else text

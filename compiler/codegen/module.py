@@ -3,39 +3,47 @@ pointer and stride parameters, and the host wrappers `arguments` and `launch`.""
 
 from __future__ import annotations
 
-# device functions a kernel's text may call, per target; module_source adds those the body uses
+# device functions a kernel's text may call, per target; module_source adds those the body uses. Each is a
+# template: {jit} is the decorator's module (triton or gluon), {m} the language module (tl or gl)
 _HELPERS = {
     "_tanh": {
-        "cuda": '''@triton.jit
+        "cuda": '''@{jit}.jit
 def _tanh(x):
     # one MUFU instruction instead of libdevice's tanh (kernel-anchors §3.2: 1.9x on soft-capping)
-    return tl.inline_asm_elementwise("tanh.approx.f32 $0, $1;", "=f,f", [x], dtype=tl.float32,
+    return {m}.inline_asm_elementwise("tanh.approx.f32 $0, $1;", "=f,f", [x], dtype={m}.float32,
                                      is_pure=True, pack=1)
 ''',
-        "interpret": '''@triton.jit
+        "interpret": '''@{jit}.jit
 def _tanh(x):
     # portable form for Triton's interpreter, which cannot run inline PTX
-    return 1.0 - 2.0 / (tl.exp2(x * 2.8853900817779268) + 1.0)
+    return 1.0 - 2.0 / ({m}.exp2(x * 2.8853900817779268) + 1.0)
 ''',
     },
     # Triton lowers tl.log2 of f32 to libdevice's log2f, a polynomial of ~20 instructions; lg2.approx.f32
     # is one MUFU instruction (subnormal inputs kept; log2(0) = -inf, log2(x < 0) = nan, as IEEE's).
     # Only the cuda target calls it (emit.py); BENCHMARKS.md has its error against float64 and its effect
     "_log2": {
-        "cuda": '''@triton.jit
+        "cuda": '''@{jit}.jit
 def _log2(x):
-    return tl.inline_asm_elementwise("lg2.approx.f32 $0, $1;", "=f,f", [x], dtype=tl.float32,
+    return {m}.inline_asm_elementwise("lg2.approx.f32 $0, $1;", "=f,f", [x], dtype={m}.float32,
                                      is_pure=True, pack=1)
 ''',
     },
 }
 
 
+def helpers_called(body: str, target: str, lang: str = "tl") -> list[str]:
+    """The device helpers the kernel text `body` calls, each a function's source for `target` in the
+    language `lang` (tl: a @triton.jit function; gl: a @gluon.jit one, codegen/gluon)."""
+    jit = {"tl": "triton", "gl": "gluon"}[lang]
+    return [h[target].format(jit=jit, m=lang) for fn, h in _HELPERS.items() if fn + "(" in body]
+
+
 def module_source(name: str, role: str, ctx, body: str, grid: str, stages: bool) -> str:
     """A kernel's module: the device helpers its body calls, the @triton.jit kernel (a pointer and the
     strides of each of ctx.tensors, the block sizes, STAGES when its loops name their stages) and its host
     wrappers, `arguments` (the grid and every argument in order) and `launch`."""
-    helpers = "".join(h[ctx.target] + "\n\n" for fn, h in _HELPERS.items() if fn + "(" in body)
+    helpers = "".join(h + "\n\n" for h in helpers_called(body, ctx.target))
     args = [ctx.arg(t) for t in ctx.tensors]
     strides = [f"{a}_s{d}" for a, t in zip(args, ctx.tensors) for d in range(t.type.rank)]
     params = [f"{a}_ptr" for a in args] + strides + ["BLOCK_M: tl.constexpr", "BLOCK_N: tl.constexpr"]
