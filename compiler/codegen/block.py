@@ -1,5 +1,6 @@
 """A kernel body as data: lines (assignments and statements), loops over the streamed tiles and while
-loops, rendered to Triton source once the whole kernel is built.
+loops, rendered to source once the whole kernel is built (Triton's, or Gluon's for codegen/gluon: the
+text of a line is already spelled in its kernel's language, so rendering only indents and heads loops).
 
 What is only known at the end (whether the loops name their stages, which assignments nothing reads) is
 a property of this data, applied when it is rendered or by a pass over it, never an edit of emitted text.

@@ -6,6 +6,7 @@ The loop body keeps FlashAttention's order: running maxima first (m_new = max(m,
 max(m, rowmax(y) * c) where x = y * c with c > 0, the same bits for one multiply per row), the rescale
 factor alpha = exp2(m - m_new) (guarded for rows that are still empty), then every accumulator that uses
 the running max is rescaled and updated; P is cast to the input dtype right before the P·V matmul.
+The Hopper target (codegen/gluon) writes the same body through KernelWriter's hooks.
 """
 
 from __future__ import annotations
