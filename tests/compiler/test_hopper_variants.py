@@ -16,7 +16,12 @@ from test_hopper_compile import check_design, hopper_jobs, run_compile
 from test_hopper_general import check_targets, codegen, declines
 from variants import VARIANTS
 
+from compiler.codegen.emit import Scope
 from compiler.codegen.gluon.choose import WRITER_FAILED
+from compiler.codegen.gluon.consumer import HopperContext
+from compiler.codegen.gluon.operands import Decline, find_operands
+from compiler.codegen.program import materialized
+from compiler.ir import build
 
 # per variant: the passes the target takes, and a phrase of the reason it gives for each other one
 ACCEPTED = {"diff": set(), "docs": set(), "snapkv_window": {"prog_k0"}, "snapkv_observation": {"prog_k0"},
@@ -81,6 +86,21 @@ def test_a_writer_failure_is_a_decline(tmp_path):
         c = codegen(Program(spec), make_inputs(spec), tmp_path)
     assert c.failed is None and not any(s.tune_role for s in c.sources) and len(c.sources) == 1
     assert declines(c) == {"prog_k0": f"{WRITER_FAILED}: KeyError: 'gap'"}
+
+
+def test_a_matmul_besides_the_score_matmul_is_declined(tmp_path):
+    """The shared emitter writes a matmul in triton.language's form (tl.dot), which Gluon has not: a pass
+    that would compute one in its body is declined (the planner leaves such matmuls to torch today)."""
+    spec = Spec()
+    plan = codegen(Program(spec), make_inputs(spec), tmp_path).plan
+    kernel = plan.kernels[0]
+    operands = find_operands(kernel, plan.axes)
+    ctx = HopperContext(kernel, plan.axes, plan.names(), materialized(plan), operands)
+    score = next(n for n in plan.graph.nodes if operands.is_score(n))
+    q, kt = score.inputs
+    assert ctx.special(score, Scope("loop"), ("P", "R")) == "w_s"
+    with pytest.raises(Decline, match="a matmul besides"):
+        ctx.special(build.dot(q, build.dot(kt, q)), Scope("loop"), ("P", "R"))
 
 
 @pytest.mark.slow

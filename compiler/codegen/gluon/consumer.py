@@ -41,6 +41,9 @@ class HopperContext(KernelContext):
             if scope.kind != "loop":
                 raise Decline("the score matmul is read outside the loop")
             return "w_s"
+        if n.op is Op.DOT and not self.is_tensor(n) and id(n) not in self.sinks:
+            # the shared emitter would write tl.dot's form; Gluon's matmuls are the warpgroup ones
+            raise Decline("it computes a matmul besides the score matmul and P·V")
         return super().special(n, scope, orient)
 
     def load(self, n: Node, scope: Scope, orient) -> str:
