@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 
 import torch
 
-from compiler.errors import CompileError
 from compiler.explain import Report, report
+from compiler.launch.loader import interpreting
 from compiler.options import CompileOptions
 from compiler.pipeline import Compilation, render_product, run_pipeline
 
@@ -49,14 +48,10 @@ def make_options(options: CompileOptions | None, kwargs: dict, example_inputs) -
 
 
 def _target(example_inputs) -> str:
+    """The default target, from the inputs' device: CUDA tensors run compiled kernels (unless Triton's
+    interpreter is on in this process), CPU tensors Triton's interpreter."""
     tensors = [x for x in example_inputs if isinstance(x, torch.Tensor)]
-    on_cuda = any(x.is_cuda for x in tensors)
-    if os.environ.get("TRITON_INTERPRET") == "1":
-        return "interpret"
-    if not on_cuda:
-        raise CompileError("CPU tensors run through Triton's interpreter: set TRITON_INTERPRET=1 before "
-                           "compiling (or pass CUDA tensors)")
-    return "cuda"
+    return "cuda" if any(x.is_cuda for x in tensors) and not interpreting() else "interpret"
 
 
 def _name(program, name: str | None) -> str:

@@ -14,6 +14,11 @@ class CompileOptions:
     # time the candidate configs of each kernel at its first call and remember the fastest
     autotune: bool = True
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "ftrun" / "autotune")
+    # the candidate configs: "default" (short lists per kernel role) or "wide" (every sensible config, for
+    # finding better defaults: minutes of JIT per case on a cold cache); compiler/autotune/space.py
+    autotune_space: str = "default"
+    # where the generated kernel modules are written (Triton reads their source back); None: beside cache_dir
+    kernel_dir: Path | None = None
     # pin one config for every kernel: (BLOCK_M, BLOCK_N, num_warps, num_stages); skips autotuning
     config: tuple[int, int, int, int] | None = None
     # give a row pass that streams a score-sized input the attention pass does not read (Keyformer's
@@ -42,6 +47,9 @@ class CompileOptions:
     name_all_stages: bool = False
     # skip tiles proven dead by the mask analysis (off only to test that skipping changes nothing)
     skip_dead_tiles: bool = True
+    # a score-sized value only torch can compute (fusion/regions.py) is computed a block of heads or of
+    # query rows at a time, so that no intermediate of it holds more elements than this (64 MiB in f32)
+    chunk_elements: int = 1 << 24
     # emit row and column passes as warp-specialized Gluon kernels for Hopper (codegen/gluon: a producer
     # warp with TMA loads into an mbarrier ring, two consumer warpgroups in ping-pong with async wgmma);
     # kernels the target cannot express keep their Triton source, with the reason in `explain`. Off until

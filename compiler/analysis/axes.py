@@ -1,7 +1,8 @@
 """Axis classes: which dims of which tensors are the same logical dimension.
 
 Dims are unified through elementwise broadcasting (equal sizes), reductions (the kept dims), matmuls
-(batch, M, N and the contracted K) and views (a dim that is exactly a source dim). A *score space* is the
+(batch, M, N and the contracted K) and views (a dim that is exactly a source dim), except where that
+would make two dims of one tensor one class (a vector indexed by row and by column serves both). A *score space* is the
 (M, N) pair of a first-level matmul, one whose operands depend on no other matmul: in attention, I
 (queries) and J (keys) of QKᵀ. A tensor with both I and J dims is *quadratic* (score-sized); the fusion
 plan never lets one reach global memory unless it is a program input or output.
@@ -112,39 +113,87 @@ class AxisInfo:
         return None
 
 
-def _link_elementwise(uf, n, dims) -> None:
-    rank = n.type.rank
-    for x in n.inputs:
-        for k in range(x.type.rank):
-            d = rank - x.type.rank + k
-            if x.shape[k] == n.shape[d] and uf.compatible(dims[id(x)][k], dims[id(n)][d]):
-                uf.union(dims[id(x)][k], dims[id(n)][d])
+def _reduced_dims(graph: Graph) -> dict[int, set[int]]:
+    """Per node, its dims that are the kept dim of a reduction: a reduction's axis, and what a view or an
+    elementwise op of such dims alone keeps of them (the lse m + log2(l) is a statistic like m)."""
+    out: dict[int, set[int]] = {}
+    for n in graph.nodes:
+        if n.op in G.REDUCE:
+            out[id(n)] = {n.attr("axis")}
+        elif n.op is Op.VIEW:
+            layout = n.attr("layout")
+            out[id(n)] = {d for d in range(n.type.rank) if layout.linked_dim(d) in out[id(n.src)]}
+        elif n.op in G.ELEMENTWISE and n.inputs:
+            out[id(n)] = {d for d in range(n.type.rank) if n.shape[d] == 1 and all(
+                _aligned(x, n, d) is None or _aligned(x, n, d) in out[id(x)] for x in n.inputs) and any(
+                _aligned(x, n, d) is not None and x.op is not Op.CONST for x in n.inputs)}
+        else:
+            out[id(n)] = set()
+    return out
 
 
-def _link(uf: _UnionFind, n: Node, dims: dict) -> None:
+def _aligned(x: Node, n: Node, d: int) -> int | None:
+    k = d - (n.type.rank - x.type.rank)
+    return k if k >= 0 else None
+
+
+def _links(n: Node, dims: dict):
+    """(strength, class, class, checked) for the dims n says are one dimension: strength 0 for elementwise
+    broadcasting, the kept dims of a reduction and a matmul's batch, M and N dims; 1 for a matmul's
+    contracted dims; 2 for a view dim that is exactly a source dim. `checked`: not between a reduced dim
+    and one that is not (elementwise broadcasting of a keepdim statistic)."""
+    mine = dims[id(n)]
     if n.op in G.ELEMENTWISE:
-        _link_elementwise(uf, n, dims)
+        for x in n.inputs:
+            for k in range(x.type.rank):
+                d = n.type.rank - x.type.rank + k
+                if x.shape[k] == n.shape[d]:
+                    yield 0, dims[id(x)][k], mine[d], True
     elif n.op in G.REDUCE:
         for d in range(n.type.rank):
             if d != n.attr("axis"):
-                uf.union(dims[id(n.src)][d], dims[id(n)][d])
+                yield 0, dims[id(n.src)][d], mine[d], False
     elif n.op is Op.DOT:
         a, b = n.inputs
-        out = dims[id(n)]
-        uf.union(dims[id(a)][-2], out[-2])
-        uf.union(dims[id(b)][-1], out[-1])
-        uf.union(dims[id(a)][-1], dims[id(b)][-2])
+        yield 0, dims[id(a)][-2], mine[-2], False
+        yield 0, dims[id(b)][-1], mine[-1], False
+        yield 1, dims[id(a)][-1], dims[id(b)][-2], False
         for x in (a, b):
             for k in range(x.type.rank - 2):
                 d = n.type.rank - x.type.rank + k
                 if x.shape[k] == n.shape[d]:
-                    uf.union(dims[id(x)][k], out[d])
+                    yield 0, dims[id(x)][k], mine[d], False
     elif n.op is Op.VIEW:
         layout = n.attr("layout")
         for d in range(n.type.rank):
             src = layout.linked_dim(d)
             if src is not None:
-                uf.union(dims[id(n.src)][src], dims[id(n)][d])
+                yield 2, dims[id(n.src)][src], mine[d], False
+
+
+def _unify(uf: _UnionFind, graph: Graph, dims: dict) -> None:
+    """Apply every link, strongest first, except one that would make two dims of one tensor the same
+    class: a vector read as a column and as a row (ids[:, None] == ids[None, :], positions, lengths)
+    serves both I and J, and P @ P contracts the columns of one with the rows of the other; they stay
+    two dimensions."""
+    together: dict[int, set[int]] = {}  # class -> the classes it is another dim of some tensor with
+    for n in graph.nodes:
+        roots = set(dims[id(n)])
+        for r in roots:
+            together.setdefault(r, set()).update(roots - {r})
+    links = sorted((link for n in graph.nodes for link in _links(n, dims)), key=lambda t: t[0])
+    for _, x, y, checked in links:
+        a, b = uf.find(x), uf.find(y)
+        if a == b or b in together.get(a, ()) or checked and not uf.compatible(a, b):
+            continue
+        uf.union(a, b)
+        root = uf.find(a)
+        gone = b if root == a else a
+        merged = together.pop(a, set()) | together.pop(b, set())
+        for c in merged:
+            together[c].discard(gone)
+            together[c].add(root)
+        together[root] = merged
 
 
 def _first_level_dots(graph: Graph) -> list[Node]:
@@ -156,10 +205,9 @@ def _first_level_dots(graph: Graph) -> list[Node]:
 
 def axis_info(graph: Graph) -> AxisInfo:
     uf = _UnionFind()
-    dims = {id(n): [uf.new(n.op in G.REDUCE and d == n.attr("axis")) for d in range(n.type.rank)]
-            for n in graph.nodes}
-    for n in graph.nodes:
-        _link(uf, n, dims)
+    reduced = _reduced_dims(graph)
+    dims = {id(n): [uf.new(d in reduced[id(n)]) for d in range(n.type.rank)] for n in graph.nodes}
+    _unify(uf, graph, dims)
     classes = {k: tuple(uf.find(c) for c in v) for k, v in dims.items()}
     sizes: dict[int, int] = {}
     for n in graph.nodes:

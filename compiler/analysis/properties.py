@@ -52,7 +52,8 @@ def _render_space(info: PropertyInfo, space: Space, ri: ReductionInfo, found, na
     for s in ri.sinks:
         axis = "J (row statistic)" if s.axis == space.j else "I (column statistic)"
         deps = ", ".join(names(d.node) for d in ri.deps[id(s.node)]) or "-"
-        lines.append(f"  {names(s.node)} = {s.op.name.lower()} over {axis}: {ri.kind[id(s.node)]}, "
+        what = f"{s.op.name.lower()} over {axis}" if s.op is not None else "stored tile by tile"
+        lines.append(f"  {names(s.node)} = {what}: {ri.kind[id(s.node)]}, "
                      f"stage {ri.stage[id(s.node)]}, reads {deps}")
     for n, why in ri.blocked:
         lines.append(f"  blocked {names(n)}: {why}")

@@ -11,6 +11,10 @@ matmul that contracts I or J (P·V). A sink depends on another when its operand 
 - finished: it needs other sinks' final values (column sums of probabilities need the finished row
   log-sum-exp), so it runs in a later pass that recomputes the scores and loads those values.
 
+A score-sized value computed from the scores that must exist as a tensor (a program output such as the
+attention probabilities, or the one row a view selects) is a *store*: a sink with no reduction (`op` None)
+whose pass writes its tiles as it visits them; it reads its statistics finished, like any finished sink.
+
 The stage of a sink is the number of passes that must finish before it.
 """
 
@@ -29,8 +33,8 @@ from compiler.passes.rewrite import rewrite_node
 @dataclass(frozen=True, eq=False)
 class Sink:
     node: Node
-    op: Op  # SUM, MAX, MIN, ANY, or DOT
-    axis: int  # the class it reduces or contracts
+    op: Op | None  # SUM, MAX, MIN, ANY, DOT; None: a store (the tiles are written, nothing is reduced)
+    axis: int  # the class it reduces or contracts (a store: the class its pass streams)
     operand: Node  # the quadratic operand
     other: Node | None = None  # DOT: the small operand (V)
 
@@ -60,26 +64,71 @@ class ReductionInfo:
         return next((s for s in self.sinks if s.node is n), None)
 
 
+def _from_scores(graph: Graph, space: Space) -> set[int]:
+    """ids of the nodes that read the space's matmuls (directly or not)."""
+    out = {id(d) for d in space.dots}
+    for n in graph.nodes:
+        if any(id(i) in out for i in n.inputs):
+            out.add(id(n))
+    return out
+
+
 def _find_sinks(graph: Graph, axes: AxisInfo, space: Space):
     sinks, blocked = [], []
     quad = {id(n) for n in graph.nodes if axes.quadratic(n, space)}
+    scored = _from_scores(graph, space)
+    stored: set[int] = set()
+
+    def store(x: Node) -> None:
+        if id(x) not in stored:
+            stored.add(id(x))
+            sinks.append(Sink(x, None, space.j, x))
+
     for n in graph.nodes:
         if id(n) in quad:
-            if graph.is_output(n):
-                blocked.append((n, "a score-sized program output must be written"))
+            # a score-sized value of inputs and indices alone (a mask, a bias) is no use of the scores
+            why = _not_in_a_tile(n, space, quad) if id(n) in scored else ""
+            if why:
+                blocked.append((n, why))
+            elif graph.is_output(n) and id(n) in scored:
+                store(n)
             continue
-        qin = [i for i in n.inputs if id(i) in quad]
+        qin = [i for i in n.inputs if id(i) in quad and id(i) in scored]
         if not qin:
             continue
-        if n.op in G.REDUCE and axes.of(n.src)[n.attr("axis")] in (space.i, space.j):
+        if n.op is Op.VIEW and id(n.src) in scored and role_preserving(n):
+            store(n.src)  # one row or column of the scores' tiles (a selection of size 1)
+        elif n.op in G.REDUCE and axes.of(n.src)[n.attr("axis")] in (space.i, space.j):
             sinks.append(Sink(n, n.op, axes.of(n.src)[n.attr("axis")], n.src))
         elif n.op is Op.DOT and len(qin) == 1 and qin[0] is n.inputs[0] and axes.of(n.inputs[0])[-1] in (
                 space.i, space.j):
             sinks.append(Sink(n, Op.DOT, axes.of(n.inputs[0])[-1], n.inputs[0], n.inputs[1]))
         else:
-            blocked.append((n, f"{n.op.name.lower()} of a score-sized value is not a reduction along "
-                               "the rows or columns"))
+            blocked.append((n, _unfused_use(n)))
     return tuple(sinks), tuple(blocked), quad
+
+
+def _not_in_a_tile(n: Node, space: Space, quad: set[int]) -> str:
+    """Why a kernel cannot compute score-sized n tile by tile ('' if it can)."""
+    if n.op in G.ELEMENTWISE or n.op in G.SOURCE or n.op is Op.DOT and any(n is d for d in space.dots):
+        return ""
+    if n.op is Op.VIEW and (n.src.op is Op.INPUT or id(n.src) not in quad or role_preserving(n)):
+        return ""
+    if n.op is Op.TORCH:
+        return f"torch {n.attr('target')} (no rule to fuse it) computes a score-sized value"
+    if n.op in G.REDUCE:
+        return f"{n.op.name.lower()} over a dim other than the rows or columns of the scores"
+    if n.op is Op.DOT:
+        return "a matmul of score-sized values"
+    return f"{n.op.name.lower()} of score-sized values (neither a row or column selection nor a permutation)"
+
+
+def _unfused_use(n: Node) -> str:
+    if n.op is Op.TORCH:
+        return f"torch {n.attr('target')} (no rule to fuse it) reads score-sized values"
+    if n.op is Op.VIEW:
+        return "a view of score-sized values that is no row or column selection"
+    return f"{n.op.name.lower()} of score-sized values that is no reduction along the rows or columns"
 
 
 def _sink_deps(node: Node, by_id: dict[int, Sink], memo: dict) -> frozenset[int]:
@@ -165,7 +214,8 @@ def _tidy(n: Node | None) -> Node | None:
 
 def reduction_info(graph: Graph, axes: AxisInfo, space: Space) -> ReductionInfo:
     sinks, blocked, _ = _find_sinks(graph, axes, space)
-    by_id = {id(s.node): s for s in sinks}
+    # a store is no barrier: a value that reads the stored tiles recomputes them (it depends on what they do)
+    by_id = {id(s.node): s for s in sinks if s.op is not None}
     memo: dict = {}
     deps = lambda n: _sink_deps(n, by_id, memo)  # noqa: E731
     stage, kind, factored, partners = {}, {}, {}, {}
@@ -175,7 +225,7 @@ def reduction_info(graph: Graph, axes: AxisInfo, space: Space) -> ReductionInfo:
             stage[id(s.node)], kind[id(s.node)] = 0, "independent"
             factored[id(s.node)], partners[id(s.node)] = Factored(s.operand, None, None), ()
             continue
-        live = {d: by_id[d] for d in mine if by_id[d].axis == s.axis}
+        live = {d: by_id[d] for d in mine if by_id[d].axis == s.axis and s.op is not None}
         maxes = {id(x.operand): x for x in live.values() if x.op is Op.MAX}
         f = _Factorizer(axes, s, live, maxes, deps)(s.operand) if live else None
         if f is not None:
@@ -194,6 +244,14 @@ def reduction_info(graph: Graph, axes: AxisInfo, space: Space) -> ReductionInfo:
         factored[id(s.node)], partners[id(s.node)] = Factored(s.operand, None, None), ()
     deps_out = {id(s.node): tuple(by_id[d] for d in sorted(deps(s.node), key=_order(sinks))) for s in sinks}
     return ReductionInfo(space, sinks, blocked, deps_out, stage, kind, factored, partners)
+
+
+def role_preserving(n: Node) -> bool:
+    """A view that only permutes dims or adds and drops size-1 dims: in a kernel it is the same value."""
+    if n.op is not Op.VIEW or any(n.attr("layout").offset):
+        return False
+    layout = n.attr("layout")
+    return all(s == 1 or layout.linked_dim(d) is not None for d, s in enumerate(n.shape))
 
 
 def _order(sinks):

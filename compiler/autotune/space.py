@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 
@@ -47,19 +46,21 @@ HOPPER_COLUMN = (Config(128, 64, 4, 3), Config(128, 128, 4, 2))
 INTERPRET = Config(32, 16, 4, 1)
 
 
-# FTRUN_AUTOTUNE_SPACE=wide: every sensible config (BM, BN in {64, 128}, 4 or 8 warps, 2-4 stages),
-# for finding better defaults: minutes of JIT per case on a cold cache
+# the "wide" space (CompileOptions.autotune_space): every sensible config (BM, BN in {64, 128}, 4 or 8
+# warps, 2-4 stages), for finding better defaults: minutes of JIT per case on a cold cache
 WIDE = tuple(Config(m, n, w, s) for m in (64, 128) for n in (32, 64, 128) for w in (4, 8) for s in (2, 3, 4)
              if not (w == 8 and m * n < 128 * 64) and not (m == 128 and n == 128 and s == 4))
 
 
-def candidates(role: str, target: str) -> tuple[Config, ...]:
+def candidates(role: str, target: str, space: str = "default") -> tuple[Config, ...]:
     if target == "interpret":
         return (INTERPRET,)
     if role.startswith("hopper-"):
         return HOPPER_ROW if role == "hopper-row" else HOPPER_COLUMN
-    if os.environ.get("FTRUN_AUTOTUNE_SPACE") == "wide":
+    if space == "wide":
         return WIDE
+    if space != "default":
+        raise ValueError(f"unknown autotune space {space!r}: default or wide")
     return {"row": ROW, "column": COLUMN, "stream": STREAM, "map": MAP}[role]
 
 

@@ -30,7 +30,7 @@ def _bench(launch, tensors, config: Config) -> float:
 def choose(name: str, role: str, source: str, launch, tensors, options, target: str) -> Config:
     if options.config is not None and fits(role, Config(*options.config)):
         return Config(*options.config)
-    space = candidates(role, target)
+    space = candidates(role, target, options.autotune_space)
     if target != "cuda" or not options.autotune or len(space) == 1:
         return space[0]
     import triton

@@ -20,12 +20,14 @@ from compiler.ir.printer import Names
 class KernelContext(Naming):
     """What the emitter asks about this kernel: roles of classes, loads, sinks, scopes."""
 
-    def __init__(self, kernel: KernelPlan, axes: AxisInfo, names: Names, materialized: set[int], target: str):
+    def __init__(self, kernel: KernelPlan, axes: AxisInfo, names: Names, materialized: set[int], target: str,
+                 lang: str = "tl"):
         super().__init__(names)
-        self.k, self.axes, self.target = kernel, axes, target
+        self.k, self.axes, self.target, self.lang = kernel, axes, target, lang
         inside = {id(n) for n in kernel.sinks} | {id(n) for n in kernel.epilogue}
         self.materialized = materialized - inside
-        self.sinks = {id(a.sink.node): i for i, a in enumerate(kernel.accumulators)}
+        # the running and final values of the kernel's reductions (a stored tile is computed where read)
+        self.sinks = {id(a.sink.node): i for i, a in enumerate(kernel.accumulators) if a.sink.op is not None}
         self.running: dict[int, str] = {}
         self.finals: dict[int, str] = {}
         self.loads: list[Node] = []
@@ -84,8 +86,10 @@ class KernelContext(Naming):
         hit = self._varies.get(id(n))
         if hit is not None and hit[0] is n:
             return hit[1]
+        loaded = n.op is Op.INPUT or self.is_tensor(n) or n.op is Op.VIEW and self.is_tensor(n.src)
+        # a loaded value varies only if it has the streamed dim (what it was computed from does not matter)
         out = n.op is not Op.CONST and (self.k.r in self.axes.of(n) or id(n) in self.sinks
-                                        or any(self.varies(i) for i in n.inputs))
+                                        or not loaded and any(self.varies(i) for i in n.inputs))
         self._varies[id(n)] = (n, out)
         return out
 
@@ -170,6 +174,6 @@ class KernelContext(Naming):
         ptr, mask = self.access(n, base, layout, scope, orient)
         if scope.kind == "loop" and self._read_once(n):
             self.streams_tiles = True
-        text = f"tl.load({ptr}, mask={mask}, other=0)" if mask else f"tl.load({ptr})"
+        text = f"{self.lang}.load({ptr}, mask={mask}, other=0)" if mask else f"{self.lang}.load({ptr})"
         wide = compute_dtype(base.dtype, self.target)
-        return f"{text}.to({to_triton(wide)})" if wide != base.dtype else text
+        return f"{text}.to({to_triton(wide, self.lang)})" if wide != base.dtype else text

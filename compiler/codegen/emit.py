@@ -12,15 +12,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from compiler.codegen.block import Line
 from compiler.ir.dtypes import is_float, to_triton
 from compiler.ir.node import Node
 from compiler.ir.ops import Op
 
-_UNARY = {Op.EXP2: "tl.exp2({})", Op.LOG2: "tl.log2({})", Op.EXP: "tl.exp({})", Op.LOG: "tl.log({})",
-          Op.SQRT: "tl.sqrt({})", Op.ABS: "tl.abs({})", Op.NEG: "-({})", Op.RECIP: "(1.0 / {})",
+# templates: {m} is the language module the kernel text calls (Naming.lang), {} the operands
+_UNARY = {Op.EXP2: "{m}.exp2({})", Op.LOG2: "{m}.log2({})", Op.EXP: "{m}.exp({})", Op.LOG: "{m}.log({})",
+          Op.SQRT: "{m}.sqrt({})", Op.ABS: "{m}.abs({})", Op.NEG: "-({})", Op.RECIP: "(1.0 / {})",
           Op.NOT: "({} == 0)", Op.TANH: "_tanh({})"}
 _BINARY = {Op.ADD: "({} + {})", Op.SUB: "({} - {})", Op.MUL: "({} * {})", Op.DIV: "({} / {})",
-           Op.MAXIMUM: "tl.maximum({}, {})", Op.MINIMUM: "tl.minimum({}, {})", Op.GE: "({} >= {})",
+           Op.MAXIMUM: "{m}.maximum({}, {})", Op.MINIMUM: "{m}.minimum({}, {})", Op.GE: "({} >= {})",
            Op.GT: "({} > {})", Op.LE: "({} <= {})", Op.LT: "({} < {})", Op.EQ: "({} == {})",
            Op.NE: "({} != {})", Op.AND: "({} & {})", Op.OR: "({} | {})"}
 
@@ -39,13 +41,12 @@ def literal(value) -> str:
 
 @dataclass
 class Scope:
-    """Lines of code and what they already computed (node id, orientation) -> variable."""
+    """Statements (codegen/block.py) and what they already computed (node id, orientation) -> variable."""
 
-    indent: str
     kind: str = "pre"  # pre (before the loops), loop, post (after the loops)
     bounds: bool = False  # the streamed tile may run past the end (mask R)
     parent: Scope | None = None
-    lines: list[str] = field(default_factory=list)
+    body: list = field(default_factory=list)
     memo: dict = field(default_factory=dict)
 
     def lookup(self, key):
@@ -56,13 +57,20 @@ class Scope:
             scope = scope.parent
         return None
 
-    def emit(self, line: str) -> None:
-        self.lines.append(self.indent + line)
+    def emit(self, text: str) -> None:
+        self.body.append(Line(text))
+
+    def assign(self, name: str, expr: str) -> None:
+        self.body.append(Line.assign(name, expr))
 
 
 class Naming:
     """Names in a generated kernel, for every emitter context: a tensor argument (registered in order of
     first use) and a fresh variable per computed node."""
+
+    # the language module the kernel's text calls: tl (triton.language) or gl (Gluon's, codegen/gluon); the
+    # two share the names of the functions and element types this package emits
+    lang = "tl"
 
     def __init__(self, names):
         self.names = names
@@ -108,13 +116,14 @@ class Emitter:
         target = self.ctx.scope_for(n, scope)
         text = self._render(n, target, orient)
         name = self.ctx.var_name(n, self)
-        target.emit(f"{name} = {text}")
+        target.assign(name, text)
         # the memo holds the node too, so its id is not reused while the scope lives
         target.memo[key] = (n, name)
         return name
 
     def _render(self, n: Node, scope: Scope, orient) -> str:
-        if n.op is Op.VIEW and not self.ctx.is_tensor(n.src) and n.src.op is not Op.INPUT:
+        if n.op is Op.VIEW and not self.ctx.is_tensor(n) and not self.ctx.is_tensor(n.src) and (
+                n.src.op is not Op.INPUT):
             # a view that only permutes or drops size-1 dims of a computed value: same tile, same roles
             return self.value(n.src, scope, orient)
         if n.op in (Op.INPUT, Op.VIEW) or self.ctx.is_tensor(n):
@@ -124,21 +133,22 @@ class Emitter:
         if n.op is Op.DOT:
             return self._dot(n, scope, orient)
         args = [self.value(i, scope, orient) for i in n.inputs]
+        m = self.ctx.lang
         if n.op is Op.CAST:
-            return f"{args[0]}.to({to_triton(compute_dtype(n.dtype, self.ctx.target))})"
+            return f"{args[0]}.to({to_triton(compute_dtype(n.dtype, self.ctx.target), m)})"
         if n.op in _UNARY:
             if n.op is Op.TANH:
-                return f"_tanh({args[0]}.to(tl.float32))"
+                return f"_tanh({args[0]}.to({m}.float32))"
             if n.op in (Op.LOG2, Op.LOG) and self.ctx.target == "cuda" and n.dtype != "f64":
-                t = _log2(args[0], n.inputs[0].dtype)
-                return _from_f32(f"({t} * {literal(math.log(2.0))})" if n.op is Op.LOG else t, n.dtype)
-            return _UNARY[n.op].format(args[0])
+                t = _log2(args[0], n.inputs[0].dtype, m)
+                return _from_f32(f"({t} * {literal(math.log(2.0))})" if n.op is Op.LOG else t, n.dtype, m)
+            return _UNARY[n.op].format(args[0], m=m)
         if n.op in _BINARY:
-            return _BINARY[n.op].format(*args)
+            return _BINARY[n.op].format(*args, m=m)
         if n.op is Op.POW:
-            return _pow(n, args, self.ctx.target)
+            return _pow(n, args, self.ctx.target, m)
         if n.op is Op.WHERE:
-            return f"tl.where({args[0]}, {args[1]}, {args[2]})"
+            return f"{m}.where({args[0]}, {args[1]}, {args[2]})"
         raise NotImplementedError(f"cannot render {n.op.name} inside a kernel")
 
     def _dot(self, n: Node, scope: Scope, orient) -> str:
@@ -149,7 +159,7 @@ class Emitter:
             x, y = self.value(a, scope, ("P", k)), self.value(b, scope, (k, "R"))
         else:
             x, y = self.value(b, scope, ("P", k)), self.value(a, scope, (k, "R"))
-        return dot_call(x, y, _narrow(a.dtype, b.dtype), self.ctx.target)
+        return dot_call(x, y, _narrow(a.dtype, b.dtype), self.ctx.target, lang=self.ctx.lang)
 
 
 def compute_dtype(dtype: str, target: str) -> str:
@@ -158,12 +168,12 @@ def compute_dtype(dtype: str, target: str) -> str:
     return "f32" if target == "interpret" and dtype == "bf16" else dtype
 
 
-def dot_call(x: str, y: str, dtype: str, target: str, acc: str | None = None) -> str:
+def dot_call(x: str, y: str, dtype: str, target: str, acc: str | None = None, lang: str = "tl") -> str:
     """tl.dot with both operands cast to `dtype` (fp32 accumulation; exact fp32 products for fp32)."""
     dtype = compute_dtype(dtype, target)
-    cast = f".to({to_triton(dtype)})"
+    cast = f".to({to_triton(dtype, lang)})"
     extra = (f", {acc}" if acc else "") + (', input_precision="ieee"' if dtype in ("f32", "f64") else "")
-    return f"tl.dot({x}{cast}, {y}{cast}{extra})"
+    return f"{lang}.dot({x}{cast}, {y}{cast}{extra})"
 
 
 def _narrow(a: str, b: str) -> str:
@@ -173,20 +183,20 @@ def _narrow(a: str, b: str) -> str:
     return a if order.index(a) <= order.index(b) else b
 
 
-def _pow(n: Node, args, target: str) -> str:
+def _pow(n: Node, args, target: str, m: str) -> str:
     e = n.inputs[1]
     if e.op is Op.CONST and float(e.attr("value")).is_integer() and 1 <= e.attr("value") <= 4:
         return "(" + " * ".join([args[0]] * int(e.attr("value"))) + ")"
     if target != "cuda" or n.dtype == "f64":
-        return f"tl.exp2(tl.log2({args[0]}) * {args[1]})"
-    return _from_f32(f"tl.exp2({_log2(args[0], n.inputs[0].dtype)} * {args[1]})", n.dtype)
+        return f"{m}.exp2({m}.log2({args[0]}) * {args[1]})"
+    return _from_f32(f"{m}.exp2({_log2(args[0], n.inputs[0].dtype, m)} * {args[1]})", n.dtype, m)
 
 
-def _log2(x: str, dtype: str) -> str:
-    """log2 of a tile on the GPU in f32: one MUFU instruction (kernel.py's _log2) instead of libdevice's."""
-    return f"_log2({x})" if dtype == "f32" else f"_log2({x}.to(tl.float32))"
+def _log2(x: str, dtype: str, m: str) -> str:
+    """log2 of a tile on the GPU in f32: one MUFU instruction (module.py's _log2) instead of libdevice's."""
+    return f"_log2({x})" if dtype == "f32" else f"_log2({x}.to({m}.float32))"
 
 
-def _from_f32(t: str, dtype: str) -> str:
+def _from_f32(t: str, dtype: str, m: str) -> str:
     """An f32 expression as a value of the node's dtype (f16/bf16 on the GPU)."""
-    return t if dtype == "f32" else f"{t}.to({to_triton(dtype)})"
+    return t if dtype == "f32" else f"{t}.to({to_triton(dtype, m)})"

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from compiler.codegen.block import Line
+
 
 @dataclass(frozen=True)
 class Segment:
@@ -29,14 +31,16 @@ def region_bounds(regions, column: bool):
     return sorted(spans, key=lambda s: s[0])
 
 
-def segment_code(spans, p_size: int, r_size: int, dead) -> tuple[list[str], list[Segment]]:
-    """Lines computing the segment starts for the program's p0, and the segments in order.
+def segment_code(spans, p_size: int, r_size: int, dead, lang: str = "tl") -> tuple[list[Line], list[Segment]]:
+    """Assignments computing the segment starts for the program's p0, and the segments in order.
 
-    `spans`: [(lo, hi, region)] covering all d; `dead(region)`: whether that region has no work."""
-    lines = [f"r_end = tl.cdiv({r_size}, BLOCK_N) * BLOCK_N",
-             f"r_full = ({r_size} // BLOCK_N) * BLOCK_N"]
+    `spans`: [(lo, hi, region)] covering all d; `dead(region)`: whether that region has no work; `lang`:
+    the language module the expressions call (codegen/emit.py's Naming.lang)."""
+    m = lang
+    lines = [Line.assign("r_end", f"{m}.cdiv({r_size}, BLOCK_N) * BLOCK_N"),
+             Line.assign("r_full", f"({r_size} // BLOCK_N) * BLOCK_N")]
     if len(spans) == 1:
-        return lines, _split(["0", "r_end"], spans[0][2], dead)
+        return lines, _split(["0", "r_end"], spans[0][2], dead, m)
     # keep numerators non-negative so that // is a floor division in every Triton version
     margin = p_size + r_size + 512
     offset = (margin // 256 + 1) * 256
@@ -46,25 +50,25 @@ def segment_code(spans, p_size: int, r_size: int, dead) -> tuple[list[str], list
         start = f"((({t} + p0 + {offset}) // BLOCK_N) - {offset} // BLOCK_N) * BLOCK_N"
         end = f"((({t} + p0 + BLOCK_M - 2 + {offset}) // BLOCK_N) - {offset} // BLOCK_N + 1) * BLOCK_N"
         prev = bounds[-1]
-        lines.append(f"s_{k} = tl.minimum(tl.maximum({start}, {prev}), r_end)")
-        lines.append(f"e_{k} = tl.minimum(tl.maximum({end}, s_{k}), r_end)")
+        lines.append(Line.assign(f"s_{k}", f"{m}.minimum({m}.maximum({start}, {prev}), r_end)"))
+        lines.append(Line.assign(f"e_{k}", f"{m}.minimum({m}.maximum({end}, s_{k}), r_end)"))
         bounds += [f"s_{k}", f"e_{k}"]
     bounds.append("r_end")
     segments: list[Segment] = []
     for k, (_, _, region) in enumerate(spans):
-        segments += _split([bounds[2 * k], bounds[2 * k + 1]], region, dead)
+        segments += _split([bounds[2 * k], bounds[2 * k + 1]], region, dead, m)
         if k + 1 < len(spans):
             segments.append(Segment(bounds[2 * k + 1], bounds[2 * k + 2], None, True))
     return lines, segments
 
 
-def _split(span, region, dead) -> list[Segment]:
+def _split(span, region, dead, m: str) -> list[Segment]:
     """A pure span runs unchecked over whole tiles and checked over the ragged last one."""
     if region is not None and dead(region):
         return []
     lo, hi = span
     if (lo, hi) == ("0", "r_end"):
         return [Segment("0", "r_full", region, False), Segment("r_full", "r_end", region, True)]
-    return [Segment(lo, f"tl.minimum({hi}, r_full)", region, False),
-            Segment(f"tl.maximum({lo}, r_full)", hi, region, True)]
+    return [Segment(lo, f"{m}.minimum({hi}, r_full)", region, False),
+            Segment(f"{m}.maximum({lo}, r_full)", hi, region, True)]
 

@@ -9,8 +9,10 @@ loop names its stages, so Triton pipelines its loads (it does that unasked only 
 
 from __future__ import annotations
 
+from compiler.codegen.block import Line, Loop, render
 from compiler.codegen.emit import Emitter, Naming, Scope, compute_dtype, literal
-from compiler.codegen.kernel import KernelSource, module_source
+from compiler.codegen.kernel import KernelSource
+from compiler.codegen.module import module_source
 from compiler.fusion.plan import MapKernel
 from compiler.ir.dtypes import to_triton
 from compiler.ir.node import Node
@@ -59,7 +61,7 @@ class _Context(Naming):
         zero = literal(False if n.dtype == "bool" else 0 if n.dtype.startswith(("i", "u")) else 0.0)
         i, j = (f"{vec}{place}" for vec, _, place in self.dims)
         name = self.var_name(n, self.em)
-        scope.emit(f"{name} = tl.where(({j} - {i}) {keep} {n.attr('diagonal')}, {x}, {zero})")
+        scope.assign(name, f"tl.where(({j} - {i}) {keep} {n.attr('diagonal')}, {x}, {zero})")
         return name
 
     def scope_for(self, n: Node, scope: Scope) -> Scope:
@@ -83,9 +85,9 @@ class _Context(Naming):
 def write_map(m: MapKernel, names: Names, target: str) -> KernelSource:
     ctx = _Context(m, names, target)
     em = ctx.em = Emitter(ctx)
-    body = Scope("        ", "loop")
-    body.emit("o_r = r0 + tl.arange(0, BLOCK_N)")
-    body.emit(f"m_r = o_r < {m.shape[m.loop_axis]}")
+    body = Scope("loop")
+    body.assign("o_r", "r0 + tl.arange(0, BLOCK_N)")
+    body.assign("m_r", f"o_r < {m.shape[m.loop_axis]}")
     init, post = [], []
     for k, n in enumerate(m.stores):
         if n.op in G.REDUCE:
@@ -94,22 +96,22 @@ def write_map(m: MapKernel, names: Names, target: str) -> KernelSource:
             # any counts in int32; the others reduce in f32, as the accumulator keeps them
             t = f"({t} != 0).to(tl.int32)" if n.op is Op.ANY else f"{t}.to(tl.float32)"
             identity = "0" if n.op is Op.ANY else literal(float(G.IDENTITY[n.op]))
-            body.emit(f"v{k} = tl.where(m_r[None, :], {t}, {identity})")
+            body.assign(f"v{k}", f"tl.where(m_r[None, :], {t}, {identity})")
             body.emit(_COMBINE[n.op].format(k=k, t=f"v{k}"))
-            init.append(f"    a{k} = {_INIT[n.op]}")
+            init.append(Line.assign(f"a{k}", _INIT[n.op]))
             value = f"(a{k} > 0)" if n.op is Op.ANY else f"a{k}"
             ptr, mask = ctx.access(n, vector=True)
-            post.append(f"    tl.store({ptr}, {value}.to({to_triton(n.dtype)}), mask={mask})")
+            post.append(Line(f"tl.store({ptr}, {value}.to({to_triton(n.dtype)}), mask={mask})"))
         else:
             t = em.value(n, body)
             ptr, mask = ctx.access(n)
             body.emit(f"tl.store({ptr}, tl.broadcast_to({t}, [BLOCK_M, BLOCK_N]).to({to_triton(n.dtype)}), "
                       f"mask={mask})")
     p_size = m.shape[1 - m.loop_axis]
-    head = ["    p0 = tl.program_id(0).to(tl.int64) * BLOCK_M", "    o_p = p0 + tl.arange(0, BLOCK_M)",
-            f"    m_p = o_p < {p_size}"]
-    loop = [f"    for r0 in tl.range(0, {m.shape[m.loop_axis]}, BLOCK_N, num_stages=STAGES):"]
-    text = "\n".join(head + init + loop + body.lines + post)
+    head = [Line.assign("p0", "tl.program_id(0).to(tl.int64) * BLOCK_M"),
+            Line.assign("o_p", "p0 + tl.arange(0, BLOCK_M)"), Line.assign("m_p", f"o_p < {p_size}")]
+    # the loop names its stages, so Triton pipelines its loads (it does that unasked only for loads feeding a dot)
+    text = "\n".join(render(head + init + [Loop("0", str(m.shape[m.loop_axis]), body.body)] + post, stages=True))
     source = module_source(m.name, m.role, ctx, text, f"(triton.cdiv({p_size}, BLOCK_M),)", stages=True)
     loads = tuple(t for t in ctx.tensors if t.op is Op.INPUT)
     return KernelSource(m.name, source, tuple(ctx.tensors), loads, streams=False)

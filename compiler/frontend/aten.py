@@ -12,22 +12,33 @@ import operator
 import torch
 
 from compiler.errors import CompileError
+from compiler.frontend import composite, multi
 from compiler.ir.build import cast, dot, ew, iota, reduce, view
-from compiler.ir.dtypes import from_torch
+from compiler.ir.dtypes import from_torch, is_float
 from compiler.ir.evaluate import Slot
 from compiler.ir.layout import Layout, LayoutError
 from compiler.ir.node import Graph, Node, TensorType, const, node
 from compiler.ir.ops import Op
+from compiler.passes.decompose import LN2, log2_softmax_parts
 
 
 def _meta_type(fx_node) -> TensorType:
-    val = fx_node.meta.get("val")
+    return _tensor_type(fx_node.target, fx_node.meta.get("val"))
+
+
+def _tensor_type(target, val) -> TensorType:
     if not isinstance(val, torch.Tensor):
-        raise CompileError(f"{fx_node.target} does not produce one tensor ({type(val).__name__})")
+        raise CompileError(f"{target} does not produce one tensor ({type(val).__name__})")
     if not all(isinstance(s, int) for s in val.shape):
-        raise CompileError(f"{fx_node.target} has a data-dependent shape {tuple(val.shape)}; "
+        raise CompileError(f"{target} has a data-dependent shape {tuple(val.shape)}; "
                            "only static shapes are supported")
     return TensorType(tuple(val.shape), from_torch(val.dtype))
+
+
+def _result_types(fx_node) -> tuple[TensorType | None, ...]:
+    """The type of each result of an op with several (None for one that is not a tensor)."""
+    return tuple(_tensor_type(fx_node.target, v) if isinstance(v, torch.Tensor) else None
+                 for v in fx_node.meta["val"])
 
 
 def _lit(x) -> Node:
@@ -75,6 +86,8 @@ def _reduce_dims(op: Op):
             dims = range(x.type.rank)
         dims = sorted({d % x.type.rank for d in ([dims] if isinstance(dims, int) else dims)})
         y = x if op is not Op.ANY or x.dtype == "bool" else ew(Op.NE, x, 0)
+        if op is Op.SUM and not is_float(x.dtype):
+            y = cast(y, t.dtype)  # a count: summing bools (or narrow ints) in their own type overflows
         for d in dims:
             y = reduce(op, y, d)
         if kw.get("dtype") is not None:
@@ -143,6 +156,31 @@ def _arange(t, a, kw):
 
 def _softmax(op: Op):
     return lambda t, a, kw: _typed(op, [a[0]], t, axis=a[1] % a[0].type.rank)
+
+
+def _logsumexp(t, a, kw):
+    """log(sum(exp(x))) along dims, as the row statistics softmax uses (base 2, max kept): a row pass
+    computes it online, and a program that asks for it by name gets the same kernel."""
+    x = a[0]
+    dims = a[1] if len(a) > 1 else kw.get("dim")
+    keepdim = a[2] if len(a) > 2 else kw.get("keepdim", False)
+    dims = [dims] if isinstance(dims, int) else list(dims)
+    if len(dims) != 1 or not x.type.rank:
+        return None
+    axis = dims[0] % x.type.rank
+    y = ew(Op.MUL, log2_softmax_parts(x, axis)[1], LN2)
+    if not keepdim:
+        y = view(y, Layout.identity(y.shape).squeeze([axis]))
+    return _as_type(y, t)
+
+
+def _logaddexp(t, a, kw):
+    """log(exp(x) + exp(y)) = m + log(exp(x - m) + exp(y - m)) with m = max(x, y): the merge of two
+    partial softmaxes by their log-sum-exp (cascade, ring attention), computed where its inputs are."""
+    x, y = _lit(a[0]), _lit(a[1])
+    m = ew(Op.MAXIMUM, x, y)
+    total = ew(Op.ADD, ew(Op.EXP, ew(Op.SUB, x, m)), ew(Op.EXP, ew(Op.SUB, y, m)))
+    return _as_type(ew(Op.ADD, m, ew(Op.LOG, total)), t)
 
 
 def _mask(op: Op):
@@ -244,6 +282,8 @@ RULES = {
     "aten.any": _reduce_dims(Op.ANY), "aten.mean": _mean,
     "aten.softmax": _softmax(Op.SOFTMAX), "aten._softmax": _softmax(Op.SOFTMAX),
     "aten.log_softmax": _softmax(Op.LOG_SOFTMAX), "aten._log_softmax": _softmax(Op.LOG_SOFTMAX),
+    "aten.logsumexp": _logsumexp, "aten.logaddexp": _logaddexp,
+    "aten.scaled_dot_product_attention": composite.sdpa, "aten.einsum": composite.einsum,
     "aten.matmul": _matmul, "aten.bmm": _matmul, "aten.mm": _matmul, "aten.linear": _linear,
     # sources: masks stay symbolic (TRIU/TRIL of a constant), never a materialized tensor
     "aten.full": _full, "aten.zeros": _fill_value(0.0), "aten.ones": _fill_value(1.0),
@@ -270,7 +310,9 @@ class Translator:
     def run(self, fx_graph) -> Graph:
         inputs, outputs = [], []
         for fx in fx_graph.nodes:
-            if fx.op == "placeholder":
+            if fx.op == "placeholder" and not isinstance(fx.meta.get("val"), torch.Tensor):
+                self.values[fx.name] = fx.meta.get("val")  # a number argument, specialized
+            elif fx.op == "placeholder":
                 n = node(Op.INPUT, (), _meta_type(fx), index=len(inputs), name=_ident(fx.name))
                 inputs.append(n)
                 self.values[fx.name] = n
@@ -293,11 +335,18 @@ class Translator:
             return type(a)(self._arg(x) for x in a)
         return a
 
-    def _call(self, fx) -> Node:
+    def _call(self, fx):
         if fx.target is operator.getitem:
-            raise CompileError("ops with several tensor outputs are not supported")
+            result = self._arg(fx.args[0])[fx.args[1]]
+            if result is None:
+                raise CompileError(f"{fx.args[0].target} result {fx.args[1]} is not a tensor")
+            return result
         args = [self._arg(a) for a in fx.args]
         kwargs = {k: self._arg(v) for k, v in fx.kwargs.items()}
+        if isinstance(fx.meta.get("val"), (tuple, list)):
+            types = _result_types(fx)
+            return multi.translate(_rule_name(fx.target), types, args, kwargs,
+                                   lambda k: _torch_node(fx.target, args, kwargs, types[k], item=k))
         t = _meta_type(fx)
         rule = RULES.get(_rule_name(fx.target))
         out = rule(t, args, kwargs) if rule else None
@@ -308,7 +357,7 @@ class Translator:
         return out
 
 
-def _torch_node(target, args, kwargs, t: TensorType) -> Node:
+def _torch_node(target, args, kwargs, t: TensorType, item: int | None = None) -> Node:
     tensors: list[Node] = []
 
     def template(a):
@@ -321,7 +370,9 @@ def _torch_node(target, args, kwargs, t: TensorType) -> Node:
 
     targs = template(tuple(args))
     tkwargs = tuple((k, template(v)) for k, v in sorted(kwargs.items()))
-    return node(Op.TORCH, tensors, t, target=target, args=targs, kwargs=tkwargs)
+    if item is None:
+        return node(Op.TORCH, tensors, t, target=target, args=targs, kwargs=tkwargs)
+    return node(Op.TORCH, tensors, t, target=target, args=targs, kwargs=tkwargs, item=item)
 
 
 def _ident(name: str) -> str:

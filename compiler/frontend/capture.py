@@ -11,10 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch.utils._pytree import tree_flatten
 
 from compiler.errors import CompileError
 from compiler.frontend.aten import Translator
-from compiler.ir.node import Graph
+from compiler.ir.dtypes import from_torch
+from compiler.ir.evaluate import Slot
+from compiler.ir.node import Graph, TensorType, node
+from compiler.ir.ops import Op
 
 
 @dataclass(frozen=True, eq=False)
@@ -23,6 +27,10 @@ class Captured:
     # per graph input: None for a user argument, else the captured tensor (parameter, buffer, constant)
     constants: tuple[torch.Tensor | None, ...]
     out_spec: Any  # torch.utils._pytree.TreeSpec of the program's outputs
+    # (position, value) of each program argument that is a number: specialized, checked at every call
+    scalars: tuple[tuple[int, Any], ...] = ()
+    # why the graph is the exported program as one torch op (its ATen graph could not be translated)
+    fallback: str | None = None
 
 
 class _Function(torch.nn.Module):
@@ -39,8 +47,8 @@ class _Function(torch.nn.Module):
 def export(program, example_inputs) -> torch.export.ExportedProgram:
     module = program if isinstance(program, torch.nn.Module) else _Function(program)
     args = tuple(example_inputs)
-    if not all(isinstance(a, torch.Tensor) for a in args):
-        raise CompileError("every program argument must be a tensor")
+    if not all(isinstance(a, (torch.Tensor, bool, int, float)) for a in args):
+        raise CompileError("every program argument must be a tensor or a number")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -55,10 +63,23 @@ def export(program, example_inputs) -> torch.export.ExportedProgram:
 def capture(program, example_inputs) -> Captured:
     ep = export(program, example_inputs)
     sig = ep.graph_signature
+    scalars = tuple((k, a) for k, a in enumerate(example_inputs) if not isinstance(a, torch.Tensor))
     if sig.buffers_to_mutate or getattr(sig, "user_inputs_to_mutate", None):
-        raise CompileError("the program mutates its inputs or buffers; only pure programs are supported")
+        return _whole(ep, example_inputs, scalars, "the program mutates its inputs or buffers")
+    try:
+        return _translated(ep, scalars)
+    except Exception as e:  # noqa: BLE001 - a captured program is never refused: torch runs it as it is
+        why = f"cannot translate the captured graph: {type(e).__name__}: {e}"
+        return _whole(ep, example_inputs, scalars, why)
+
+
+def _translated(ep, scalars) -> Captured:
+    sig = ep.graph_signature
     constants = []
-    for spec in sig.input_specs:
+    placeholders = [n for n in ep.graph_module.graph.nodes if n.op == "placeholder"]
+    for spec, fx in zip(sig.input_specs, placeholders):
+        if not isinstance(fx.meta.get("val"), torch.Tensor):
+            continue  # a number argument
         if spec.kind.name == "USER_INPUT":
             constants.append(None)
         elif spec.target in ep.state_dict:
@@ -67,13 +88,44 @@ def capture(program, example_inputs) -> Captured:
             constants.append(ep.constants[spec.target])
         else:
             raise CompileError(f"cannot find the value of captured input {spec.target!r}")
-    try:
-        graph = Translator().run(ep.graph_module.graph)
-    except CompileError:
-        raise
-    except Exception as e:  # noqa: BLE001 - an op we cannot translate is a CompileError with the reason
-        raise CompileError(f"cannot translate the captured graph: {type(e).__name__}: {e}") from e
-    return Captured(graph, tuple(constants), ep.call_spec.out_spec)
+    graph = Translator().run(ep.graph_module.graph)
+    return Captured(graph, tuple(constants), ep.call_spec.out_spec, scalars)
+
+
+class _Exported:
+    """The exported program as one torch op whose results are its flat outputs."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def __call__(self, *args):
+        return tree_flatten(self.module(*args))[0]
+
+    def __str__(self) -> str:
+        return "exported_program"
+
+
+def _whole(ep, example_inputs, scalars, why: str) -> Captured:
+    """A graph of one torch op, the exported program, with one TORCH node per output; the output types
+    are those of one eager run on the example inputs (they may depend on the data)."""
+    run = _Exported(ep.module())
+    with torch.no_grad():
+        results = run(*example_inputs)
+    if not all(isinstance(r, torch.Tensor) for r in results):
+        raise CompileError("every program output must be a tensor")
+    tensors = [x for x in example_inputs if isinstance(x, torch.Tensor)]
+    inputs = tuple(node(Op.INPUT, (), _type(x), index=i, name=f"arg{i}") for i, x in enumerate(tensors))
+    slots, count = [], 0
+    for x in example_inputs:
+        slots.append(Slot(count) if isinstance(x, torch.Tensor) else x)
+        count += isinstance(x, torch.Tensor)
+    outputs = tuple(node(Op.TORCH, inputs, _type(r), target=run, args=tuple(slots), kwargs=(), item=k)
+                    for k, r in enumerate(results))
+    return Captured(Graph(inputs, outputs), (None,) * len(inputs), ep.call_spec.out_spec, scalars, why)
+
+
+def _type(x: torch.Tensor) -> TensorType:
+    return TensorType(tuple(x.shape), from_torch(x.dtype))
 
 
 def warm_up() -> float:

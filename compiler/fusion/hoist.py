@@ -56,6 +56,8 @@ class Hoister:
     rejected: list[Rejected] = field(default_factory=list)
 
     def __call__(self, kernel: str, space: Space, accs: tuple[Accumulator, ...], regions: list[Region]):
+        if any(a.sink.op is None for a in accs):
+            return accs, regions  # a kernel that writes its tiles visits every one of them
         terms: dict[int, list[Node]] = {}
         hoisted: list[int] = []
         for r, region in enumerate(regions):
@@ -91,6 +93,8 @@ class Hoister:
         """Raise _Refused with the reason if accumulator k cannot start from a value computed once."""
         a = accs[k]
         name = self.names(a.sink.node)
+        if a.sink.op is None:
+            raise _Refused(f"{name} is written tile by tile: every program writes its own tiles")
         if math.prod(self.axes.sizes[c] for c in space.batch) == 1:
             raise _Refused("one batch/head program per tile: nothing to share")
         if a.sink.op not in IDEMPOTENT:

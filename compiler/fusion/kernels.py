@@ -66,10 +66,12 @@ def group_sinks(ri: ReductionInfo, axes: AxisInfo, materialized: set[int], optio
         comps.setdefault(find(id(s.node)), []).append(s)
     groups: dict[tuple, list[Sink]] = {}
     read: dict[tuple, frozenset] = {}  # the score-sized inputs each group streams
+    reducing = {(ri.stage[id(m[0].node)], m[0].axis) for m in comps.values() if m[0].op is not None}
     for members in comps.values():
         s0 = members[0]
         streams = frozenset().union(*(_streams(s.operand, axes, space, materialized, memo) for s in members))
-        key = (ri.stage[id(s0.node)], s0.axis, streams if options.split_side_streams else None)
+        axis = s0.axis if s0.op is not None else _store_axis(ri.stage[id(s0.node)], space, reducing)
+        key = (ri.stage[id(s0.node)], axis, streams if options.split_side_streams else None)
         groups.setdefault(key, []).extend(members)
         read[key] = read.get(key, frozenset()) | streams
     out = [Group(space, key[0], key[1], tuple(sorted(m, key=ri.sinks.index)), read[key])
@@ -77,6 +79,13 @@ def group_sinks(ri: ReductionInfo, axes: AxisInfo, materialized: set[int], optio
     out.sort(key=lambda g: (g.stage, g.axis != space.j, len(g.streams), ri.sinks.index(g.sinks[0])))
     rejected += _split_reasons(out, names, ri)
     return out, rejected
+
+
+def _store_axis(stage: int, space: Space, reducing: set[tuple[int, int]]) -> int:
+    """The pass a store joins: the row pass of its stage, else its column pass, else a row pass of its own."""
+    if (stage, space.j) in reducing or (stage, space.i) not in reducing:
+        return space.j
+    return space.i
 
 
 def _sink_names(g: Group, names: Names) -> str:
@@ -95,7 +104,8 @@ def _split_reasons(groups: list[Group], names: Names, ri: ReductionInfo) -> list
     for s in ri.sinks:
         if ri.kind[id(s.node)] == "finished":
             deps = ", ".join(names(d.node) for d in ri.deps[id(s.node)])
-            why = ("it reduces along the other axis than the statistics it reads" if any(
+            why = ("its tiles are stored, so they need the final statistics" if s.op is None else
+                   "it reduces along the other axis than the statistics it reads" if any(
                 d.axis != s.axis for d in ri.deps[id(s.node)]) else
                 "its operand is not a per-tile value times factors constant along the reduced axis")
             out.append(Rejected(f"compute {names(s.node)} in the pass that computes {deps}",
@@ -152,7 +162,8 @@ def _shared(accs: tuple[Accumulator, ...], leaves) -> tuple[Accumulator, ...]:
 def _fold(acc: Accumulator, truths: dict[int, bool], sinks) -> Node | None:
     base = specialize(acc.base, truths, sinks)
     op = acc.sink.op
-    return None if is_identity(base, op) else base
+    # a store writes every tile, whatever its value: never dead
+    return None if op is not None and is_identity(base, op) else base
 
 
 def _longest_first(role: str, regions) -> bool:
@@ -167,9 +178,3 @@ def _longest_first(role: str, regions) -> bool:
     if role == "row":
         return dead_above and not dead_below
     return dead_below and not dead_above
-
-
-def space_rejections(ri: ReductionInfo, names: Names) -> list[Rejected]:
-    return [Rejected(f"fuse the score space of {', '.join(names(d) for d in ri.space.dots)}",
-                     f"{names(n)}: {why}; the score-sized values run in torch") for n, why in ri.blocked]
-

@@ -1,6 +1,6 @@
 """The prologue as generated kernels: torch steps that read only inputs become map kernels.
 
-A prologue step (fusion/schedule.py and fusion/hoist.py make them) is an expression of inputs alone:
+A prologue step (fusion/planner.py and fusion/hoist.py make them) is an expression of inputs alone:
 CORM's log2 of its threshold and the reduction of the threshold above the diagonal. In torch each op is
 a kernel of its own that reads and writes a whole [rows, cols] tensor: clamp, log2, le, triu, any is five
 passes over 64 MB at seq 4096. Steps over the same domain become one kernel that reads each input once,

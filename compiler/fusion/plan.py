@@ -11,7 +11,7 @@ from compiler.analysis.index import Atom
 from compiler.analysis.reductions import Sink
 from compiler.ir.node import Graph, Node
 from compiler.ir.ops import G, Op
-from compiler.ir.printer import Names, fmt_value
+from compiler.ir.printer import Names, fmt_value, render_node
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,6 +95,27 @@ class MapKernel:
         return "map"
 
 
+@dataclass(frozen=True, eq=False)
+class TorchRegion:
+    """Score-sized values only torch can compute (a torch op on the scores, a view that is no row or
+    column selection), with the scores they read recomputed: evaluated chunk by chunk along one dim (a
+    block of heads or of query rows at a time), so no whole [B, H, Lq, Lk] intermediate ever exists;
+    `outputs` are written whole, a chunk at a time (fusion/regions.py, launch/chunked.py)."""
+
+    name: str
+    nodes: tuple[Node, ...]  # computed by torch, in graph order
+    outputs: tuple[Node, ...]  # the nodes read outside the region
+    dims: tuple[int | None, ...]  # per output: the dim the chunks run along (None: not chunked)
+    chunk: str  # what one chunk is a block of ("heads", "query rows", ...); "" when not chunked
+    size: int  # of the chunked dim
+    step: int  # elements of it per chunk
+    why: str
+
+    @property
+    def role(self) -> str:
+        return "torch"
+
+
 @dataclass(frozen=True)
 class Rejected:
     candidate: str
@@ -105,7 +126,7 @@ class Rejected:
 class Plan:
     graph: Graph
     axes: AxisInfo
-    steps: tuple[KernelPlan | MapKernel | TorchStep, ...]
+    steps: tuple[KernelPlan | MapKernel | TorchStep | TorchRegion, ...]
     # program output index -> the computed node a kernel stores straight into that output's buffer
     direct_outputs: tuple[tuple[int, Node], ...]
     rejected: tuple[Rejected, ...]
@@ -127,10 +148,15 @@ class Plan:
     def torch_steps(self) -> tuple[TorchStep, ...]:
         return tuple(s for s in self.steps if isinstance(s, TorchStep))
 
+    @property
+    def regions(self) -> tuple[TorchRegion, ...]:
+        return tuple(s for s in self.steps if isinstance(s, TorchRegion))
+
     def names(self) -> Names:
         """Names of the graph's nodes and of the nodes the plan adds (torch steps and map kernel stores
         outside the graph)."""
         added = [t.node for t in self.torch_steps] + [n for m in self.maps for n in m.stores]
+        added += [n for r in self.regions for n in r.nodes]
         return Names(self.graph, tuple(added))
 
     def render(self) -> str:
@@ -141,6 +167,8 @@ class Plan:
                 lines.extend(_render_kernel(step, names))
             elif isinstance(step, MapKernel):
                 lines.extend(_render_map(step, names))
+            elif isinstance(step, TorchRegion):
+                lines.extend(render_region(step, names))
             else:
                 lines.append(f"torch {names(step.node)} = {torch_text(step.node, names)} : {step.node.type}  "
                              f"[{step.kind}: {step.why}]")
@@ -187,6 +215,18 @@ def fmt_interval(lo: float, hi: float) -> str:
     return f"[{a}, {b}]"
 
 
+def render_region(r: TorchRegion, names: Names) -> list[str]:
+    if r.chunk:
+        how = f"chunk by chunk: {r.step} of {r.size} {r.chunk} at a time"
+    else:
+        how = "whole (it cannot be chunked)"
+    lines = [f"torch region {r.name} ({how}; {r.why})"]
+    lines += ["  " + (render_node(n, names) if names.in_graph(n) else f"{names(n)} = {torch_text(n, names)}")
+              for n in r.nodes]
+    lines.append("  writes: " + ", ".join(f"{names(n)} {n.type}" for n in r.outputs))
+    return lines
+
+
 def _render_map(m: MapKernel, names: Names) -> list[str]:
     own, loop = ("columns", "rows") if m.loop_axis == 0 else ("rows", "columns")
     lines = [f"kernel {m.name} (map over {m.shape[0]}x{m.shape[1]}: a program owns a tile of {own}, loops "
@@ -199,6 +239,9 @@ def _render_kernel(k: KernelPlan, names: Names) -> list[str]:
     axis = {k.space.i: "I", k.space.j: "J"}
     lines = [f"kernel {k.name} ({k.role}: a program owns a tile of {axis[k.p]}, loops over {axis[k.r]})"]
     for a in k.accumulators:
+        if a.sink.op is None:
+            lines.append(f"  {names(a.sink.node)} = {_call(a.base, names, 0)}  [{a.kind}; written tile by tile]")
+            continue
         op = a.sink.op.name.lower()
         text = f"  {names(a.sink.node)} = {op} over {axis[a.sink.axis]} of {expr(a.base, names)}"
         if a.sink.other is not None:

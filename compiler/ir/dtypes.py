@@ -15,9 +15,10 @@ _TORCH = {
     "f16": torch.float16, "bf16": torch.bfloat16, "f32": torch.float32, "f64": torch.float64,
 }
 _FROM_TORCH = {v: k for k, v in _TORCH.items()}
+# the element type names of triton.language, which Gluon's language module shares
 _TRITON = {
-    "bool": "tl.int1", "i32": "tl.int32", "i64": "tl.int64",
-    "f16": "tl.float16", "bf16": "tl.bfloat16", "f32": "tl.float32", "f64": "tl.float64",
+    "bool": "int1", "i32": "int32", "i64": "int64",
+    "f16": "float16", "bf16": "bfloat16", "f32": "float32", "f64": "float64",
 }
 # promotion order: a later entry wins (as torch's category order for tensors of equal rank)
 _RANK = {"bool": 0, "i32": 1, "i64": 2, "f16": 3, "bf16": 3, "f32": 4, "f64": 5}
@@ -33,8 +34,10 @@ def from_torch(dtype: torch.dtype) -> str:
     return _FROM_TORCH[dtype]
 
 
-def to_triton(dtype: str) -> str:
-    return _TRITON[dtype]
+def to_triton(dtype: str, lang: str = "tl") -> str:
+    """The element type as the kernel text spells it, in its language module `lang` (tl: triton.language,
+    gl: Gluon's)."""
+    return f"{lang}.{_TRITON[dtype]}"
 
 
 def is_float(dtype: str) -> bool:

@@ -56,6 +56,9 @@ class Evaluator:
 
     def __init__(self, device, float64: bool = False):
         self.device, self.float64 = device, float64
+        # the whole result of a torch op with several results, keyed by the op and its arguments: its
+        # TORCH nodes (one per result read) run it once per evaluator
+        self._results: dict = {}
 
     def dtype(self, n: Node) -> torch.dtype:
         if self.float64 and is_float(n.dtype):
@@ -105,8 +108,22 @@ class Evaluator:
         if op is Op.VIEW:
             return layout_view(x, n.attr("layout"))
         if op is Op.TORCH:
-            return _call_torch(n, args)
+            return self._torch(n, args)
         raise NotImplementedError(f"no torch evaluation for {op.name}")
+
+    def _torch(self, n: Node, args: list):
+        item = n.attr("item", None)
+        if item is None:
+            return _call_torch(n, args)
+        key = (n.attr("target"), n.attr("args"), n.attr("kwargs"), tuple(id(a) for a in args))
+        try:
+            hit = self._results.get(key)
+        except TypeError:  # an argument that does not hash: no sharing
+            return _call_torch(n, args)[item]
+        if hit is None:
+            # the arguments are held with the result, so their ids are not reused while it is cached
+            hit = self._results[key] = (_call_torch(n, args), args)
+        return hit[0][item]
 
     def _iota(self, n: Node) -> torch.Tensor:
         axis = n.attr("axis")

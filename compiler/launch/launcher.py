@@ -15,11 +15,12 @@ from torch.utils._pytree import tree_unflatten
 
 from compiler.autotune.tune import choose
 from compiler.codegen.kernel import KernelSource
-from compiler.fusion.plan import KernelPlan, MapKernel, Plan, TorchStep
-from compiler.fusion.schedule import direct_strides
+from compiler.fusion.demand import direct_strides
+from compiler.fusion.plan import KernelPlan, MapKernel, Plan, TorchRegion, TorchStep
 from compiler.ir.dtypes import to_torch
 from compiler.ir.evaluate import Evaluator
 from compiler.ir.node import Node
+from compiler.launch.chunked import run_region
 from compiler.launch.direct import Direct
 from compiler.options import CompileOptions
 
@@ -33,10 +34,11 @@ class LaunchStats:
 
 class Launcher:
     def __init__(self, plan: Plan, sources: tuple[KernelSource, ...], modules: tuple, options: CompileOptions,
-                 constants: tuple, out_spec, signature: tuple):
+                 constants: tuple, out_spec, signature: tuple, scalars: tuple = ()):
         self.plan, self.options = plan, options
         self.kernels = {s.name: (s, m) for s, m in zip(sources, modules)}
         self.constants, self.out_spec, self.signature = constants, out_spec, signature
+        self.scalars = dict(scalars)  # argument position -> the number the program was compiled for
         self.direct = {id(n): i for i, n in plan.direct_outputs}
         self.launch_args: dict[str, dict] = {}
         self.shape_args: dict[str, dict] = {}  # what module.arguments needs of the config
@@ -46,21 +48,35 @@ class Launcher:
         self.allocations = {id(n): self._allocation(n) for k in plan.generated for n in k.stores}
 
     def __call__(self, *args):
-        user = list(args)
+        user = self._numbers_checked(args)
         self._check(user)
         graph = self.plan.graph
         values = [c if c is not None else user.pop(0) for c in self.constants]
         env: dict[int, object] = {id(n): v for n, v in zip(graph.inputs, values)}
         device = values[0].device if values else torch.device("cpu")
+        ev = Evaluator(device)
         outputs: dict[int, torch.Tensor] = {}
         for step in self.plan.steps:
             if isinstance(step, TorchStep):
-                env[id(step.node)] = self._torch(step.node, env, device)
+                env[id(step.node)] = self._torch(step.node, env, ev)
+            elif isinstance(step, TorchRegion):
+                run_region(step, env, ev)
             else:
                 self._kernel(step, env, outputs, device)
-        flat = [outputs[i] if i in outputs else self._value(o, env, device)
+        flat = [outputs[i] if i in outputs else self._value(o, env, ev)
                 for i, o in enumerate(graph.outputs)]
         return tree_unflatten(flat, self.out_spec)
+
+    def _numbers_checked(self, args) -> list:
+        """The tensor arguments, once every number argument is the one the program was compiled for."""
+        if not self.scalars:
+            return list(args)
+        if len(args) != len(self.signature) + len(self.scalars):
+            raise TypeError(f"expected {len(self.signature) + len(self.scalars)} arguments, got {len(args)}")
+        for k, value in self.scalars.items():
+            if args[k] != value:
+                raise TypeError(f"argument {k}: compiled for {value!r}, got {args[k]!r}; compile again for it")
+        return [a for k, a in enumerate(args) if k not in self.scalars]
 
     def _check(self, user: list) -> None:
         if len(user) != len(self.signature):
@@ -71,17 +87,17 @@ class Launcher:
                 raise TypeError(f"argument {k}: compiled for {shape} {dtype}, got {got}; compile again "
                                 "for new shapes")
 
-    def _value(self, n: Node, env: dict, device):
+    def _value(self, n: Node, env: dict, ev: Evaluator):
         """A node's tensor: materialized already, or computed here from materialized ones (torch)."""
         if id(n) in env:
             return env[id(n)]
-        value = self._torch(n, env, device)
+        value = self._torch(n, env, ev)
         env[id(n)] = value
         return value
 
-    def _torch(self, n: Node, env: dict, device):
-        args = [self._value(i, env, device) for i in n.inputs]
-        return Evaluator(device)(n, args)
+    def _torch(self, n: Node, env: dict, ev: Evaluator):
+        args = [self._value(i, env, ev) for i in n.inputs]
+        return ev(n, args)
 
     def _kernel(self, k: KernelPlan | MapKernel, env: dict, outputs: dict, device) -> None:
         source, module = self.kernels[k.name]

@@ -9,8 +9,16 @@ import sys
 from pathlib import Path
 
 
+def interpreting() -> bool:
+    """Whether Triton defines kernels for its interpreter in this process (TRITON_INTERPRET, set by the
+    process that starts us, and read by Triton when a kernel is defined)."""
+    from triton import knobs
+
+    return bool(knobs.runtime.interpret)
+
+
 def load_module(name: str, source: str, directory: Path):
-    mode = "interpret" if os.environ.get("TRITON_INTERPRET") == "1" else "jit"
+    mode = "interpret" if interpreting() else "jit"
     digest = hashlib.sha256(source.encode()).hexdigest()[:16]
     # the module name carries the mode: Triton decides interpreter-or-not when the kernel is defined
     module_name = f"ftrun_kernels.{name}_{digest}_{mode}"

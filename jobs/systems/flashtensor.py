@@ -16,6 +16,8 @@ class FlashTensor(System):
     def __init__(self, cache_dir: Path | None = None):
         default = Path.home() / ".cache" / "ftrun" / "autotune"
         self.cache_dir = Path(cache_dir or os.environ.get("FTRUN_AUTOTUNE_CACHE") or default)
+        # the worker is the process boundary: the compiler itself reads no environment variable
+        self.autotune_space = os.environ.get("FTRUN_AUTOTUNE_SPACE", "default")
         self._details: dict = {}
 
     def unavailable(self) -> str | None:
@@ -42,7 +44,8 @@ class FlashTensor(System):
 
         t0 = time.perf_counter()
         try:
-            fn = compiler.compile(program, inputs, name=spec.model, cache_dir=self.cache_dir, **self.options)
+            fn = compiler.compile(program, inputs, name=spec.model, cache_dir=self.cache_dir,
+                                  autotune_space=self.autotune_space, **self.options)
         except compiler.CompileError as e:
             raise NotSupported(f"flashtensor: {e}") from None
         capture_s = time.perf_counter() - t0

@@ -15,6 +15,10 @@ import torch
 
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
+# triton.language defines its own jit helpers when first imported: in interpreter mode only if the variable
+# is set by then, so it is imported now (a test that unsets the variable later cannot change that)
+import triton  # noqa: E402, F401
+
 # the helper modules beside this file (pytest runs with --import-mode=importlib)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 

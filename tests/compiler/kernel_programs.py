@@ -1,8 +1,12 @@
 """Attention-like programs from a small grammar, for generality and property-based tests.
 
-A `Spec` picks a mask, a score modification, grouped KV heads, and extra row/column statistics; `Program`
-is the nn.Module it describes, written the way users write attention. Running the same module on float64
-inputs gives the reference (every op then runs in float64).
+A `Spec` picks how the scores are formed (one q·kᵀ, q and k split along the head dim, or two softmaxes
+combined: two score spaces), a mask (index masks, masks and biases from small input vectors indexed by
+row and by column, a score-sized bias), a score modification, grouped KV heads, and extra outputs: row and
+column statistics (some asked for by name: logsumexp, max values, the normalizer), statistics over part of
+the score matrix (the last queries, one row, the first keys, the probabilities themselves) and some only
+torch computes (topk, cumsum, a mean over heads). `Program` is the nn.Module it describes, written the way
+users write attention. Running the same module on float64 inputs gives the reference.
 """
 
 from __future__ import annotations
@@ -12,15 +16,20 @@ from dataclasses import dataclass
 
 import torch
 
-MASKS = ("none", "causal", "window", "padding", "bias", "alibi", "tril")
+FORMS = ("plain", "split", "diff")
+MASKS = ("none", "causal", "window", "padding", "bias", "alibi", "tril", "segments", "lengths", "positions")
 MODS = ("none", "softcap", "scale")
-ROW_STATS = ("row_max", "row_mean", "entropy")
+ROW_STATS = ("row_max", "row_mean", "entropy", "lse", "max_values", "normalizer")
 COL_STATS = ("col_sum", "col_sq", "col_max", "col_mean", "col_any")
+PART_STATS = ("window_cols", "last_row", "sink_mass", "probs")  # over part of the scores, or all of them
+TORCH_STATS = ("topk", "cum_mass", "head_mean")  # only torch computes these (chunked)
 ANY_THRESHOLD = 0.05
+DIFF_LAMBDA = 0.4
 
 
 @dataclass(frozen=True)
 class Spec:
+    form: str = "plain"
     mask: str = "causal"
     mod: str = "none"
     stats: tuple[str, ...] = ()
@@ -40,22 +49,33 @@ class Program(torch.nn.Module):
         super().__init__()
         self.spec = spec
 
-    def forward(self, q, k, v, extra=None):
+    def forward(self, q, k, v, *extra):
         s = self.spec
         group = s.heads // s.kv_heads
         if group > 1:
             k = k.repeat_interleave(group, dim=2)
             v = v.repeat_interleave(group, dim=2)
         qh, kh, vh = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
-        scores = qh @ kh.transpose(-1, -2) / math.sqrt(s.head_dim)
-        if s.mod == "softcap":
-            scores = torch.tanh(scores / s.softcap) * s.softcap
-        elif s.mod == "scale":
-            scores = scores * 0.5
-        scores = self._mask(scores, extra)
-        probs = torch.softmax(scores.float(), dim=-1)
-        out = (probs.to(q.dtype) @ vh).transpose(1, 2)
-        return (out, *self._stats(scores.float(), probs, extra))
+        if s.form == "plain":
+            parts = [(qh, kh)]
+        else:  # q and k split along the head dim (multi-result ops)
+            (q1, q2), (k1, k2) = qh.chunk(2, dim=-1), kh.split(s.head_dim // 2, dim=-1)
+            parts = [(q1, k1), (q2, k2)]
+        raw = [a @ b.transpose(-1, -2) / math.sqrt(s.head_dim) for a, b in parts]
+        if s.form == "split":
+            raw = [raw[0] + raw[1]]
+        scores = [self._mask(self._mod(x), extra) for x in raw]
+        probs = [torch.softmax(x.float(), dim=-1) for x in scores]
+        mixed = probs[0] if s.form != "diff" else probs[0] - DIFF_LAMBDA * probs[1]
+        out = (mixed.to(q.dtype) @ vh).transpose(1, 2)
+        return (out, *self._stats(scores[0].float(), probs[0]))
+
+    def _mod(self, scores):
+        if self.spec.mod == "softcap":
+            return torch.tanh(scores / self.spec.softcap) * self.spec.softcap
+        if self.spec.mod == "scale":
+            return scores * 0.5
+        return scores
 
     def _mask(self, scores, extra):
         s = self.spec
@@ -70,15 +90,26 @@ class Program(torch.nn.Module):
             keep = torch.ones(lq, lk, dtype=torch.bool, device=scores.device).tril(lk - lq)
             return scores.masked_fill(~keep, float("-inf"))
         if s.mask == "padding":
-            return scores.masked_fill(extra[:, None, None, :], float("-inf"))
+            return scores.masked_fill(extra[0][:, None, None, :], float("-inf"))
         if s.mask == "bias":
-            return scores + extra
+            return scores + extra[0]
         if s.mask == "alibi":
-            return scores + extra[:, None, None] * (j - i).to(scores.dtype)
+            return scores + extra[0][:, None, None] * (j - i).to(scores.dtype)
+        if s.mask == "segments":  # a key is seen by the queries of its own segment (packed sequences)
+            ids = extra[0]
+            same = ids[:, None, lk - lq:, None] == ids[:, None, None, :]
+            return scores.masked_fill(~same | (j > i), float("-inf"))
+        if s.mask == "lengths":  # keys past each sequence's length are padding
+            return scores.masked_fill(j[None, None] >= extra[0][:, None, None, None], float("-inf"))
+        if s.mask == "positions":  # ALiBi from position ids per batch entry
+            pos, slopes = extra
+            dist = (pos[:, None, lk - lq:, None] - pos[:, None, None, :]).abs().to(scores.dtype)
+            return scores - slopes[None, :, None, None].to(scores.dtype) * dist
         return scores
 
-    def _stats(self, scores, probs, extra):
+    def _stats(self, scores, probs):
         out = []
+        w = self.spec.window
         for name in self.spec.stats:
             if name == "row_max":
                 out.append(scores.amax(dim=-1))
@@ -96,6 +127,26 @@ class Program(torch.nn.Module):
                 out.append(probs.mean(dim=-2))
             elif name == "col_any":
                 out.append((probs >= ANY_THRESHOLD).any(dim=2))
+            elif name == "lse":
+                out.append(torch.logsumexp(scores, dim=-1))
+            elif name == "max_values":
+                out.append(scores.max(dim=-1).values)
+            elif name == "normalizer":
+                out.append(torch.exp(scores - scores.amax(-1, keepdim=True)).sum(-1))
+            elif name == "window_cols":
+                out.append(probs[:, :, -w:, :].sum(dim=-2))
+            elif name == "last_row":
+                out.append(probs[:, :, -1, :])
+            elif name == "sink_mass":
+                out.append(probs[..., :w].sum(-1))
+            elif name == "probs":
+                out.append(probs)
+            elif name == "topk":
+                out.append(probs.topk(min(3, probs.shape[-1]), dim=-1).values.sum(-1))
+            elif name == "cum_mass":
+                out.append(probs.cumsum(-1).mean(-1))
+            elif name == "head_mean":
+                out.append(probs.mean(1).sum(-2))
         return out
 
 
@@ -113,8 +164,22 @@ def make_inputs(spec: Spec, seed: int = 0, logit_scale: float = 1.0, device="cpu
     elif spec.mask == "bias":
         args.append(torch.randn(spec.heads, spec.q_len, spec.kv_len, generator=g).to(dtype))
     elif spec.mask == "alibi":
-        args.append(torch.tensor([2.0 ** (-(h + 1)) for h in range(spec.heads)], dtype=torch.float32))
+        args.append(_slopes(spec.heads))
+    elif spec.mask == "segments":
+        cuts = torch.randint(0, spec.kv_len, (spec.batch, 2), generator=g)
+        j = torch.arange(spec.kv_len)
+        args.append((j[None, :] >= cuts[:, :1]).long() + (j[None, :] >= cuts[:, 1:]).long())
+    elif spec.mask == "lengths":
+        args.append(torch.randint(1, spec.kv_len + 1, (spec.batch,), generator=g))
+    elif spec.mask == "positions":
+        start = torch.randint(0, spec.kv_len, (spec.batch, 1), generator=g)
+        j = torch.arange(spec.kv_len)[None, :]
+        args += [torch.where(j < start, j, j - start), _slopes(spec.heads)]  # restarts at `start`
     return tuple(a.to(device) for a in args)
+
+
+def _slopes(heads: int) -> torch.Tensor:
+    return torch.tensor([2.0 ** (-(h + 1)) for h in range(heads)], dtype=torch.float32)
 
 
 def reference(spec: Spec, args: tuple) -> tuple:

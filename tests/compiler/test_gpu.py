@@ -10,6 +10,7 @@ import pytest
 import torch
 from case_runner import assert_close, compile_case, dims, run_case
 from kernel_programs import LogBias, log_bias_inputs
+from variants import VARIANTS, Shape, reference
 
 import compiler
 from jobs.spec import KERNEL_MODELS
@@ -100,3 +101,20 @@ def test_a_log_of_a_side_input_matches_float64(options):
     assert_close(out, want_out, "float16")
     assert_close(cols, want_cols, "float32")
     assert all("lg2.approx.f32" in src.source for src, _ in fn.launcher.kernels.values())
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])
+def test_variants_at_full_size(variant, options):
+    """The 2024-2026 variants of tests/compiler/variants.py (issue 19) at full size: kernels only, and
+    float64's answer. Their times against inductor are for the device session's benchmark (BENCHMARKS.md)."""
+    g = torch.Generator().manual_seed(0)
+    args = tuple(a.cuda() for a in variant.inputs(g, torch.float16, Shape(batch=1, heads=32, length=4096,
+                                                                          head_dim=128)))
+    module = variant.build()
+    fn = compiler.compile(module, args, options=options, name=variant.name)
+    out = fn(*args)
+    out = out if isinstance(out, tuple) else (out,)
+    assert fn.plan.kernels and not fn.plan.regions
+    for got, want in zip(out, reference(module, args)):
+        assert_close(got, want, "float16")
+        del want

@@ -10,9 +10,12 @@ from dataclasses import replace
 
 import pytest
 import torch
-from case_runner import compile_case, dims
+from case_runner import assert_close, compile_case, dims
 from test_hopper_compile import ACCEPTED
+from test_hopper_variants import ACCEPTED as VARIANTS_ACCEPTED
+from variants import VARIANTS, Shape, reference
 
+import compiler
 from jobs.check import check_outputs, nan_filled_allocations
 from jobs.spec import KERNEL_MODELS
 
@@ -57,3 +60,20 @@ def test_bf16(name, options):
 def test_each_ring_config(config, options):
     """Both candidate configs of the row and the column pass are right (autotuning picks either)."""
     _run("h2o", FULL, "float16", replace(options, config=config))
+
+
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if VARIANTS_ACCEPTED[v.name]], ids=lambda v: v.name)
+def test_variants(variant, options):
+    """The 2024-2026 variants whose passes the target takes (a pass beside a torch region or a restricted
+    space, passes reading another's finished statistics), odd length and grouped KV heads: float64's answer."""
+    g = torch.Generator().manual_seed(0)
+    args = tuple(a.cuda() for a in variant.inputs(g, torch.float16, Shape(batch=2, heads=8, length=1031,
+                                                                          head_dim=128)))
+    module = variant.build()
+    fn = compiler.compile(module, args, options=replace(options, hopper_kernels=True), name="prog")
+    assert {s.name for s in fn.sources if s.tune_role} == VARIANTS_ACCEPTED[variant.name]
+    with nan_filled_allocations():
+        out = fn(*args)
+    out = out if isinstance(out, tuple) else (out,)
+    for got, want in zip(out, reference(module, args)):
+        assert_close(got, want, "float16")

@@ -49,6 +49,19 @@ def test_the_callable_checks_its_arguments(options):
     assert fn.compile_seconds > 0 and set(fn.step_seconds) == set(compiler.PIPELINE_STEPS)
 
 
+def test_a_number_argument_is_specialized_and_checked(options):
+    def attend(q, k, v, scale: float):
+        return torch.softmax(q @ k.transpose(-1, -2) * scale, -1) @ v
+
+    _, x = _case("attn")
+    q, k, v = (t.transpose(1, 2).float() for t in x.values())
+    fn = compiler.compile(attend, (q, k, v, 0.25), options=options)
+    assert [kernel.role for kernel in fn.plan.kernels] == ["row"]
+    assert torch.allclose(fn(q, k, v, 0.25), attend(q, k, v, 0.25), atol=1e-5)
+    with pytest.raises(TypeError, match="compiled for 0.25, got 0.5"):
+        fn(q, k, v, 0.5)
+
+
 def test_pinned_config_is_used(options):
     case, x = _case("attn")
     fn = compiler.compile(case.build(DIMS), tuple(x.values()), options=options, config=(16, 16, 4, 1))
@@ -126,6 +139,10 @@ def test_config_space_is_data():
     assert Config(128, 128, 8, 3) in row and Config(128, 64, 4, 3) in col
     assert all(math.log2(c.block_m).is_integer() and c.block_n >= 16 for c in row + col)
     assert Config(128, 64, 8, 3) in candidates("stream", "cuda")
+    wide = candidates("row", "cuda", "wide")
+    assert len(wide) > len(row) and set(row) <= set(wide) and candidates("map", "cuda", "wide") == wide
+    with pytest.raises(ValueError, match="default or wide"):
+        candidates("row", "cuda", "widest")
 
 
 def test_a_streaming_kernel_is_tuned_from_the_stream_list(options, tmp_path):
@@ -159,3 +176,19 @@ def test_direct_launch_knows_the_installed_triton():
     chain.add(print)
     assert direct._hook(chain) is chain
     assert direct.Direct.after(None, [torch.zeros(1)], ()) is None  # CPU or interpreter: Triton's path
+
+
+def test_the_compiler_imports_nothing_of_the_project():
+    """compiler/ is the ground floor (issue 17): no import of ftrun, jobs, results or plots, at module level
+    (ruff's TID253 says so too) or inside a function."""
+    import ast
+
+    root = Path(__file__).resolve().parents[2] / "compiler"
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for n in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in n.names] if isinstance(n, ast.Import) else [n.module or ""] if isinstance(
+                n, ast.ImportFrom) and not n.level else []
+            found += [f"{path.relative_to(root)}: {m}" for m in names
+                      if m.split(".")[0] in ("ftrun", "jobs", "results", "plots")]
+    assert not found, found

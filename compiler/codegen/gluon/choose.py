@@ -2,9 +2,11 @@
 
 Off unless CompileOptions.hopper_kernels is on. Then every row and column pass is tried: writing its
 Gluon source is the test of whether the target can express it. A kernel it cannot express (a Decline:
-a loop that streams a score-sized input, a while loop, an operand TMA cannot copy, ...) keeps its Triton
-source, and the reason is recorded as a rejected candidate of the plan, so `explain` shows it. Map
-kernels (the prologue) are not score passes and always stay on the Triton path.
+a loop that streams a score-sized input, a while loop, a store of score tiles, an operand TMA cannot copy,
+...) keeps its Triton source, and the reason is recorded as a rejected candidate of the plan, so `explain`
+shows it; so does a kernel the writer fails on for another reason (WRITER_FAILED): the target step never
+sends a program to torch. Map kernels (the prologue) are not score passes and always stay on the Triton
+path.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from compiler.codegen.kernel import KernelSource
 from compiler.codegen.program import materialized
 from compiler.fusion.plan import Plan, Rejected
 from compiler.options import CompileOptions
+
+# the start of the reason given for a kernel the Gluon writer raised on (a gap in it, not a known decline)
+WRITER_FAILED = "the Gluon writer failed on it"
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,6 +68,8 @@ def choose_targets(plan: Plan, options: CompileOptions, example_inputs=(), api: 
             hopper.append(write_hopper(k, plan.axes, names, tensors, find_operands(k, plan.axes), api))
         except (Decline, NotImplementedError) as e:
             declined.append(Rejected(_candidate(k.name), str(e)))
+        except Exception as e:  # noqa: BLE001 - a kernel the writer fails on keeps its Triton source
+            declined.append(Rejected(_candidate(k.name), f"{WRITER_FAILED}: {type(e).__name__}: {e}"))
     return Targets(tuple(hopper), tuple(declined))
 
 

@@ -125,6 +125,9 @@ def find_operands(k: KernelPlan, axes: AxisInfo) -> Operands:
     if k.stops_saturated:
         raise Decline("its loop segments stop once every any is true (a while loop around each); the "
                       "producer streams fixed tile ranges")
+    if any(a.sink.op is None for a in k.accumulators):
+        raise Decline("it writes a score-sized value tile by tile (a store); the consumers write only "
+                      "per-row results, after the loop")
     bases = [a.base for a in k.accumulators] + [b for r in k.regions for b in r.bases if b is not None]
     dots = {}
     for n in upstream(bases, lambda x: axes.quadratic(x, k.space)):
