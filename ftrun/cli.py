@@ -104,7 +104,7 @@ def submit(
     settings = _settings(config, runs_dir)
     gpu_list = tuple(g.strip() for g in gpus.split(",") if g.strip()) if gpus else None
     request = Request(experiment, cluster, scale, tuple(only or ()), force, weights, gpu_list)
-    submit_experiment(settings, request, dry_run, sys.argv, render, follow, poll)
+    render.submit_events(submit_experiment(settings, request, dry_run, sys.argv, follow, poll))
 
 
 @app.command()
@@ -231,18 +231,18 @@ def cancel(
 ):
     """Stop cases in flight on Slurm: tasks with nothing else to do are scancelled, the rest skip them.
 
+    Cancelled cases stay cancelled for `submit --follow`; a plain `ftrun submit` (or --force) runs them again.
+
     [bold]Example[/]
       ftrun cancel --only system=tvm
     """
-    from ftrun import manage, render, scheduling
+    from ftrun import manage, render
 
     if not only and not all_cases:
         raise FtrunError("say which cases to cancel: --only key=value (repeatable) or --all")
     settings = _settings(config, runs_dir)
-    keys = {m.spec.key for m in manage.members(settings.runs, only or [])}
-    with scheduling.submit_lock(settings.runs):
-        n, jobs = scheduling.cancel(settings.runs, keys)
-    render.line(f"cancelled {n} case(s) in flight; scancelled {', '.join(jobs) or 'no job'}")
+    done = manage.cancel(settings, only or [], all_cases, sys.argv, render.waiting)
+    render.line(f"cancelled {done.cases} case(s) in flight; scancelled {', '.join(done.jobs) or 'no job'}")
 
 
 @app.command()
@@ -268,7 +268,7 @@ def retry(
     if not plans:
         render.line("no failed case matches: nothing to retry")
         return
-    run_plans(settings, plans, render)
+    render.submit_events(run_plans(settings, plans, sys.argv))
 
 
 @bench_app.command("kernels")
@@ -292,6 +292,11 @@ def bench_kernels(
     from jobs.spec import KERNEL_MODELS, SCALES
 
     choose("scale", scale, SCALES)
+    for length in seqlen or []:
+        try:
+            SCALES[scale].seq(length)
+        except ValueError as e:
+            raise FtrunError(str(e)) from None
     filters = parse_filters(only or [])
     unknown = set(filters) - {"model", "system"}
     if unknown:

@@ -13,7 +13,7 @@ from results.index import Index
 from results.records import state_label
 from results.runsdir import RunsDir
 
-ORDER = ("NEW", "QUEUED", "RUNNING", "DONE", "NS", "OOM", "TLE", "FAIL", "CANCELLED")
+ORDER = ("NEW", "QUEUED", "RUNNING", "SUSPENDED", "DONE", "NS", "OOM", "TLE", "FAIL", "CANCELLED")
 CASE_ROWS = 500
 
 
@@ -61,28 +61,28 @@ def collect(runs: RunsDir, experiment: str | None = None, flight=None, parallel:
     if not runs.root.is_dir():
         report.notes.append(f"no runs folder at {runs.root}: nothing submitted yet")
         return report
-    if flight is None and runs.submissions.is_dir():
-        from ftrun.scheduling import refresh
+    if flight is None:
+        from ftrun.backends import in_flight as flight_of
 
-        flight = refresh(runs)
-    if flight is not None and flight.degraded:
+        flight = flight_of(runs)
+    if flight.degraded:
         report.notes.append(f"degraded: {flight.degraded}")
-    in_flight = flight.cases if flight else {}
-    running = flight.running if flight else set()
+    report.notes += _waiting_notes(flight)
+    in_flight = flight.cases
     with Index(runs) as index:
         sync = index.sync()
-        report.bad_files = index.bad_files() + (flight.bad_files if flight else [])
+        report.bad_files = index.bad_files() + flight.bad_files
         report.notes += [f"could not read {name} now ({why}): tried again next time" for name, why in sync.unreadable]
         _count(report, index.state_counts(experiment))
         for row in index.member_states(experiment, keys=list(in_flight)) if in_flight else []:
             group = report.groups[(row["experiment"], row["cluster"])]
             group[_label(row)] -= 1
-            group["RUNNING" if row["key"] in running else "QUEUED"] += 1
+            group[_flight_state(flight, row["key"])] += 1
         if with_cases:
             rows = index.member_states(experiment, limit=CASE_ROWS + 1)
             report.more_cases = max(0, sum(sum(c.values()) for c in report.groups.values()) - CASE_ROWS)
             for row in rows[:CASE_ROWS]:
-                state = ("RUNNING" if row["key"] in running else "QUEUED") if row["key"] in in_flight else _label(row)
+                state = _flight_state(flight, row["key"]) if row["key"] in in_flight else _label(row)
                 report.cases.append(CaseState(row["experiment"], row["cluster"], row["part"], row["model"],
                                               row["system"], row["device"], row["seqlen"], row["key"], state,
                                               row["median_ms"], row["error"]))
@@ -90,6 +90,18 @@ def collect(runs: RunsDir, experiment: str | None = None, flight=None, parallel:
         for state in [s for s, n in group.items() if n <= 0]:
             del group[state]
     return report
+
+
+def _flight_state(flight, key: str) -> str:
+    if key in flight.running:
+        return "RUNNING"
+    return "SUSPENDED" if key in flight.suspended else "QUEUED"
+
+
+def _waiting_notes(flight) -> list[str]:
+    """Why queued cases wait, in the scheduler's words: one line per reason."""
+    reasons = Counter(flight.waiting.values())
+    return [f"{n} queued case(s): {why}" for why, n in reasons.most_common()]
 
 
 def _label(row) -> str:

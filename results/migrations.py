@@ -77,6 +77,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE attempts ADD COLUMN chunk INTEGER;
     DELETE FROM folders;
     """,
+    # 7: submissions every task position of which has a record: closed for good (records are never
+    # taken back), so status and submit neither read their files nor ask the scheduler about them again
+    """
+    CREATE TABLE closed (submission TEXT PRIMARY KEY);
+    """,
 ]
 
 

@@ -233,8 +233,7 @@ def test_a_corrupt_result_is_reported_ignored_and_run_again(work):
 
 
 def test_a_submission_recorded_before_sbatch_is_recovered_after_a_crash(work):
-    from ftrun import scheduling, submissions
-    from ftrun.backends import slurm
+    from ftrun.backends.slurm import commands, queue, submissions
     from ftrun.settings import load_settings
     from results.campaigns import PendingArray, TaskPlan
     from results.case import CaseSpec
@@ -251,11 +250,11 @@ def test_a_submission_recorded_before_sbatch_is_recovered_after_a_crash(work):
     path = runs.submission_path(sub)
     # ftrun "dies" right after sbatch: the intent is on disk, the arrays file is not
     runs.write_pending(sub, 0, PendingArray(f"ftrun-{sub}-0", (0,), 1))
-    slurm.submit_array(path, [0], cluster, f"ftrun-{sub}-0", runs.slurm_dir(sub), 5, 1, [])
-    scheduling.refresh(runs)
+    commands.submit_array(path, [0], cluster, f"ftrun-{sub}-0", runs.slurm_dir(sub), 5, 1, [])
+    queue.refresh(runs)
     (array,) = arrays(runs.root)
     assert array["indices"] == [0] and not list(runs.submissions.glob("*.pending-*"))
-    _wait(lambda: not scheduling.refresh(runs).cases, 120)
+    _wait(lambda: not queue.refresh(runs).cases, 120)
     done = [r for r in records(runs.root) if r["key"] == case.key]
     assert len(done) == 1 and done[0]["state"] == "done" and done[0]["run"]["job_id"] == array["tasks"][0]
 
