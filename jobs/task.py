@@ -61,10 +61,10 @@ def run_task(submission_file: str, index: int, copy: TaskCopy, stop: Stop | None
     submission = runs.read_submission(Path(submission_file))
     claim = TaskClaim(copy.job_id, copy.attempt, copy.node, os.getpid(), uuid.uuid4().hex, now())
     runs.write_claim(submission.id, index, claim)
-    lock = runs.task_lock(submission.id, index)
-    _say(f"task {submission.id}/{index}: {claim.describe()} claims it")
+    lock, log = runs.task_lock(submission.id, index), runs.task_log(submission.id, index)
+    _say(f"task {submission.id}/{index}: {claim.describe()} claims it", log)
     if not lock.acquire(give_up=lambda: stop.requested or not _holds(runs, submission.id, index, claim)):
-        _say("another copy of this task claimed it since: this copy stops without running a case")
+        _say("another copy of this task claimed it since: this copy stops without running a case", log)
         return {"job_id": copy.job_id, "node": copy.node, "records": 0, "superseded": True}
     try:
         return _run_claimed(runs, submission, index, copy, claim, stop)
@@ -87,7 +87,7 @@ def _run_claimed(runs: RunsDir, submission: Submission, index: int, copy: TaskCo
     def settled(position, spec) -> bool:
         current = runs.read_claim(submission.id, index)
         if current is not None and current.token != claim.token:
-            _say(f"superseded by {current.describe()}: this copy stops before case {position}")
+            _say(f"superseded by {current.describe()}: this copy stops before case {position}", cfg.log_path)
             stop.request(Stop.SUPERSEDED)
             return True
         return settled_attempt(runs, spec.key, submission, index, position)
@@ -98,7 +98,8 @@ def _run_claimed(runs: RunsDir, submission: Submission, index: int, copy: TaskCo
             _time_out_the_rest(runs, submission, index, run)
     except OSError as e:
         # a read-only or full runs folder: what finished is on disk; nothing more can be recorded
-        _say(f"cannot write into the runs folder ({e.strerror or e}): stopping; finished results are kept")
+        _say(f"cannot write into the runs folder ({e.strerror or e}): stopping; finished results are kept",
+             cfg.log_path)
         return {"job_id": copy.job_id, "node": copy.node, "records": None, "error": str(e)}
     finally:
         with contextlib.suppress(OSError):
@@ -131,5 +132,10 @@ def _time_out_the_rest(runs: RunsDir, submission: Submission, index: int, run: R
         runs.write_record(record)
 
 
-def _say(text: str) -> None:
-    os.write(2, f"[ftrun] {text}\n".encode())
+def _say(text: str, log: Path | None = None) -> None:
+    """A line for the task's output (Slurm's file) and, where it can be written, the task's log."""
+    line = f"[ftrun] {text}\n".encode()
+    os.write(2, line)
+    if log is not None:
+        with contextlib.suppress(OSError), open(log, "ab") as f:
+            f.write(line)

@@ -94,7 +94,12 @@ def main(runs_dir: str, parent: int | None = None) -> int:
         print(f"[ftrun] case {spec.key} {spec.label()} attempt {request['attempt']}", flush=True)
         run = RunInfo.from_json(request.get("run") or {})
         watchdog.arm(request.get("limit_s"))
-        record = run_case(spec, RunsDir(Path(runs_dir)), attempt=request["attempt"], run=run, timing=timing)
+        try:
+            record = run_case(spec, RunsDir(Path(runs_dir)), attempt=request["attempt"], run=run, timing=timing)
+        except OSError as e:
+            # a read-only or full runs folder: the parent finds no record and stops the chunk
+            print(f"[ftrun] cannot write the record into the runs folder ({e.strerror or e}): stopping", flush=True)
+            return 4
         watchdog.arm(None)
         print(f"[ftrun] {spec.key} -> {record.state} {record.error_class or ''}", flush=True)
         replies.write(json.dumps({"key": spec.key, "attempt": request["attempt"]}) + "\n")
