@@ -7,6 +7,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from ftrun import events as ev
+
 # invalid files listed by status (the rest are counted)
 BAD_FILES_SHOWN = 5
 
@@ -39,8 +41,6 @@ def styled_state(state: str) -> str:
 
 def submit_events(events) -> None:
     """Render what `ftrun submit` / `ftrun retry` yield (ftrun.events), as they come."""
-    from ftrun import events as ev
-
     progress = None
     try:
         for event in events:
@@ -54,13 +54,13 @@ def submit_events(events) -> None:
                     progress = None
                 line(f"done: {event.records} case runs recorded under {event.root}; see `ftrun status`")
             else:
-                _submit_event(event, ev)
+                _submit_event(event)
     finally:
         if progress:
             progress.close()
 
 
-def _submit_event(event, ev) -> None:
+def _submit_event(event) -> None:
     if isinstance(event, ev.Planned):
         plan_summary(event.plan, event.chunks)
     elif isinstance(event, ev.DryRun):

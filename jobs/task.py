@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +56,9 @@ def runs_of(submission_file: Path) -> RunsDir:
     return RunsDir(Path(submission_file).resolve().parent.parent)
 
 
-def run_task(submission_file: str, index: int, copy: TaskCopy, stop: Stop | None = None) -> dict:
+def run_task(submission_file: str, index: int, copy: TaskCopy | None = None, stop: Stop | None = None) -> dict:
+    # (an array submitted by an older ftrun calls this with the file and the index only)
+    copy = copy or TaskCopy(f"pid-{os.getpid()}", socket.gethostname())
     stop = stop or Stop()
     runs = runs_of(Path(submission_file))
     submission = runs.read_submission(Path(submission_file))

@@ -87,7 +87,7 @@ def _add_in_flight(flight: Flight, runs: RunsDir, sub: Submission, index: int, p
     elif state in ("PENDING", HELD) and view is not None:
         why = view.reason if state == HELD else reason_text(view.reason)
         flight.waiting.update(dict.fromkeys(keys, why) if why else {})
-    elif state == "RUNNING":
+    elif state in ("RUNNING", "COMPLETING"):
         current = _heartbeat_case(runs, sub.id, index)
         if current in keys:
             flight.running.add(current)
