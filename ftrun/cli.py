@@ -238,8 +238,6 @@ def cancel(
     """
     from ftrun import manage, render
 
-    if not only and not all_cases:
-        raise FtrunError("say which cases to cancel: --only key=value (repeatable) or --all")
     settings = _settings(config, runs_dir)
     done = manage.cancel(settings, only or [], all_cases, sys.argv, render.waiting)
     render.line(f"cancelled {done.cases} case(s) in flight; scancelled {', '.join(done.jobs) or 'no job'}")

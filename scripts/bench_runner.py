@@ -51,12 +51,13 @@ def _outcome(i: int, first: bool) -> tuple[str, str | None]:
     return "done", None
 
 
-def synthetic_store(root: Path, n_results: int, n_subs: int) -> None:
-    """n_results records over n_subs closed submissions (+1 open), as campaigns leave them."""
+def synthetic_store(root: Path, n_results: int, n_subs: int) -> int:
+    """About n_results records over n_subs closed submissions (+1 open), as campaigns leave them.
+    Returns how many records it wrote."""
     runs = RunsDir(root)
     runs.results.mkdir(parents=True, exist_ok=True)
-    retried = n_results // 10 + n_results // 20
-    n_cases = n_results - retried
+    # a tenth of the cases fail first and a twentieth are cancelled first: 1.15 records per case
+    n_cases = round(n_results / 1.15)
     cases = [_case(i) for i in range(n_cases)]
     # first attempts of every case, then the retries of the failed/cancelled ones, spread over submissions
     attempts = [(i, True) for i in range(n_cases)] + [(i, False) for i in range(n_cases) if _outcome(i, True)[1]]
@@ -80,6 +81,7 @@ def synthetic_store(root: Path, n_results: int, n_subs: int) -> None:
     runs.write_submission(Submission("bench-open", "bench", "a100", "a100", STAMP, "ftrun-bench-open",
                                      (TaskPlan((held,), {held.key: 60.0}),)))
     runs.write_campaign(Campaign("bench", "bench", "a100", "tiny", "dev", STAMP, tuple(cases) + (held,)))
+    return len(attempts)
 
 
 def timed(cmd: list[str], env=None) -> float:
@@ -88,19 +90,28 @@ def timed(cmd: list[str], env=None) -> float:
     return time.perf_counter() - t
 
 
-def bench_status(n: int, n_subs: list[int]) -> None:
-    for subs in n_subs:
-        with tempfile.TemporaryDirectory() as tmp:
-            runs = Path(tmp) / "runs"
+def bench_status(n: int, n_subs: list[int], rounds: int = 5) -> None:
+    """Stores of n results over each number of submissions; their warm status timed in turns (one round
+    times each store once), so a busy machine slows every store alike."""
+    with tempfile.TemporaryDirectory() as tmp:
+        stores = {}
+        for subs in n_subs:
+            runs = stores[subs] = Path(tmp) / f"runs-{subs}"
             t = time.perf_counter()
-            synthetic_store(runs, n, subs)
-            print(f"wrote {n} records over {subs} submissions in {time.perf_counter() - t:.1f} s")
-            cmd = [sys.executable, "-m", "ftrun", "status", "--summary", "--runs-dir", str(runs)]
-            print(f"  first status (indexes {n} files, reads every submission once): {timed(cmd):.2f} s")
-            warm = sorted(timed(cmd) for _ in range(5))
-            print(f"  warm status: median {warm[2]:.2f} s (min {warm[0]:.2f}, max {warm[-1]:.2f})")
-            cases = cmd[:4] + ["--cases"] + cmd[5:]
-            print(f"  warm status --cases: {sorted(timed(cases) for _ in range(3))[1]:.2f} s")
+            written = synthetic_store(runs, n, subs)
+            print(f"wrote {written} records over {subs} submissions in {time.perf_counter() - t:.1f} s")
+            first = timed([sys.executable, "-m", "ftrun", "status", "--summary", "--runs-dir", str(runs)])
+            print(f"  first status (indexes {n} files, reads every submission once): {first:.2f} s")
+        times: dict[tuple[int, str], list[float]] = {}
+        for _ in range(rounds):
+            for subs, runs in stores.items():
+                for view in ("--summary", "--cases"):
+                    cmd = [sys.executable, "-m", "ftrun", "status", view, "--runs-dir", str(runs)]
+                    times.setdefault((subs, view), []).append(timed(cmd))
+        for (subs, view), got in sorted(times.items()):
+            got.sort()
+            print(f"warm status {view} over {subs} submissions: median {got[len(got) // 2]:.2f} s "
+                  f"(min {got[0]:.2f}, max {got[-1]:.2f})")
 
 
 def bench_submit(n_cases: int) -> None:
