@@ -10,7 +10,7 @@ import os
 import socket
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -101,9 +101,10 @@ def resolve_device_and_scale(cluster: Cluster, scale: str | None) -> tuple[str, 
     return device, scale, notes
 
 
-def make_plan(settings: Settings, experiment: str, cluster_name: str | None, scale: str | None,
-              filters: dict[str, set[str]], force: bool = False, weights: Path | None = None,
-              in_flight: frozenset[str] = frozenset(), now: datetime | None = None) -> Plan:
+def draft_plan(settings: Settings, experiment: str, cluster_name: str | None, scale: str | None,
+               filters: dict[str, set[str]], weights: Path | None = None) -> Plan:
+    """The cases of an experiment on a cluster, each case once; nothing decided yet (`decide_plan`).
+    Reads no store and writes nothing, so bad input fails here and changes nothing."""
     chosen = find_experiment(experiment)
     check_experiment(chosen, settings)
     cluster = settings.cluster(cluster_name)
@@ -113,7 +114,12 @@ def make_plan(settings: Settings, experiment: str, cluster_name: str | None, sca
         if not Path(weights).exists():
             raise FtrunError(f"weights {weights} do not exist: give a Hugging Face safetensors checkpoint folder")
         e2e_options["weights"] = str(Path(weights).resolve())
-    cases = expand_plan(experiment, scale, device, filters, e2e_options)
+    try:
+        cases = expand_plan(experiment, scale, device, filters, e2e_options)
+    except ValueError as e:
+        raise FtrunError(f"experiment {experiment} at scale {scale}: {e}") from None
+    # an experiment that names a case twice (a system listed twice, say) plans it once
+    cases = list({case.key: case for case in cases}.values())
     known = systems()
     missing = sorted({c.system for c in cases} - set(known))
     if missing:
@@ -121,15 +127,22 @@ def make_plan(settings: Settings, experiment: str, cluster_name: str | None, sca
         cases = [c for c in cases if c.system in known]
     if not cases:
         raise FtrunError(f"no case of {experiment} matches the filters {_show(filters)}")
-    plan = Plan(experiment, cluster, scale, device, cases, [], notes=notes)
-    if not settings.runs.root.exists():
-        plan.to_run = [(case, decide([], cluster.retries, force)) for case in cases]
+    return Plan(experiment, cluster, scale, device, cases, [], notes=notes)
+
+
+def decide_plan(draft: Plan, runs: RunsDir, force: bool = False, in_flight: frozenset[str] = frozenset(),
+                now: datetime | None = None, rerun_cancelled: bool = True) -> Plan:
+    """Which cases of the draft to run now (ftrun.policy.decide), from their attempts in the store."""
+    cluster = draft.cluster
+    plan = replace(draft, to_run=[], skipped={}, notes=list(draft.notes), unsettled=0)
+    if not runs.root.exists():
+        plan.to_run = [(case, decide([], cluster.retries, force)) for case in plan.cases]
         return plan
-    with Index(settings.runs) as index:
+    with Index(runs) as index:
         index.sync()
-        for case in cases:
+        for case in plan.cases:
             decision = decide(index.attempts(case.key), cluster.retries, force, case.key in in_flight, now,
-                              cluster.backoff_s)
+                              cluster.backoff_s, rerun_cancelled)
             if decision.run:
                 plan.to_run.append((case, decision))
             else:

@@ -82,7 +82,7 @@ def submit(
     settings = _settings(config, runs_dir)
     gpu_list = tuple(g.strip() for g in gpus.split(",") if g.strip()) if gpus else None
     request = Request(experiment, cluster, scale, tuple(only or ()), force, weights, gpu_list)
-    submit_experiment(settings, request, dry_run, sys.argv, render, follow, poll)
+    render.submit_events(submit_experiment(settings, request, dry_run, sys.argv, follow, poll))
 
 
 
@@ -143,18 +143,16 @@ def cancel(
 ):
     """Stop cases in flight on Slurm: tasks with nothing else to do are scancelled, the rest skip them.
 
+    Cancelled cases stay cancelled for `submit --follow`; a plain `ftrun submit` (or --force) runs them again.
+
     [bold]Example[/]
       ftrun cancel --only system=tvm
     """
-    from ftrun import manage, render, scheduling
+    from ftrun import manage, render
 
-    if not only and not all_cases:
-        raise FtrunError("say which cases to cancel: --only key=value (repeatable) or --all")
     settings = _settings(config, runs_dir)
-    keys = {m.spec.key for m in manage.members(settings.runs, only or [])}
-    with scheduling.submit_lock(settings.runs):
-        n, jobs = scheduling.cancel(settings.runs, keys)
-    render.line(f"cancelled {n} case(s) in flight; scancelled {', '.join(jobs) or 'no job'}")
+    done = manage.cancel(settings, only or [], all_cases, sys.argv, render.waiting)
+    render.line(f"cancelled {done.cases} case(s) in flight; scancelled {', '.join(done.jobs) or 'no job'}")
 
 
 @app.command()
@@ -180,7 +178,7 @@ def retry(
     if not plans:
         render.line("no failed case matches: nothing to retry")
         return
-    run_plans(settings, plans, render)
+    render.submit_events(run_plans(settings, plans, sys.argv))
 
 
 # the commands that read results (ftrun/cli_view.py) and those about cases and the compiler (list, compile:

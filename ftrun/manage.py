@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from ftrun.backends import Cancelled
 from ftrun.campaign import Plan, chunks, parse_filters
 from ftrun.errors import FtrunError
 from ftrun.policy import TIMEOUT_SCALE, Decision
@@ -73,22 +74,37 @@ def find_case(runs: RunsDir, which: str) -> Member:
 
 
 def in_flight(runs: RunsDir, key: str) -> bool:
-    if not runs.submissions.is_dir():
-        return False
-    from ftrun.scheduling import refresh
+    from ftrun.backends import in_flight as flight_of
 
-    return key in refresh(runs).cases
+    return key in flight_of(runs).cases
 
 
 def log_path(runs: RunsDir, member: Member) -> Path | None:
     """The log of the case's running task, else of its deciding attempt."""
-    if runs.submissions.is_dir():
-        from ftrun.scheduling import refresh
+    from ftrun.backends import in_flight as flight_of
 
-        where = refresh(runs).cases.get(member.spec.key)
-        if where:
-            return runs.task_log(*where)
+    where = flight_of(runs).cases.get(member.spec.key)
+    if where:
+        return runs.task_log(*where)
     return runs.log_of(member.run) if member.run else None
+
+
+def cancel(settings: Settings, only: list[str], every: bool, argv: list[str] = (), on_wait=None) -> Cancelled:
+    """Stop the cases in flight that match (`every`: all of them), on every cluster's backend."""
+    from ftrun.backends import MODULES, backend
+    from ftrun.backends import in_flight as flight_of
+    from ftrun.submit import submit_lock
+
+    if not only and not every:
+        raise FtrunError("say which cases to cancel: --only key=value (repeatable) or --all")
+    keys = {m.spec.key for m in members(settings.runs, only)}
+    cases, jobs = 0, ()
+    with submit_lock(settings.runs, argv, on_wait):
+        flight = flight_of(settings.runs)
+        for kind in MODULES:
+            done = backend(kind).cancel(settings.runs, flight, keys)
+            cases, jobs = cases + done.cases, jobs + done.jobs
+    return Cancelled(cases, jobs)
 
 
 def retry(settings: Settings, only: list[str], classes: list[str], cluster_name: str | None,

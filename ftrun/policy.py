@@ -2,8 +2,9 @@
 
 A case with a result, or a deterministic failure, is final and skipped; a timeout gets one retry with a
 doubled limit; transient failures are retried while the budget lasts, after a back-off, away from the
-nodes they failed on; a cancelled case runs again at the next submit. A case in flight is never
-submitted twice, not even with `force`.
+nodes they failed on; a cancelled case runs again only when the user submits again (a plain submit, not
+a follower: `ftrun cancel` is final for `submit --follow`) and never uses the retry budget. A case in
+flight is never submitted twice, not even with `force`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class Decision:
 
 
 def decide(attempts: list, retries: int, force: bool = False, in_flight: bool = False,
-           now: datetime | None = None, backoff_s: float = 30.0) -> Decision:
+           now: datetime | None = None, backoff_s: float = 30.0, rerun_cancelled: bool = True) -> Decision:
     """attempts: rows with `state`, `error_class`, `finished`, `node`, oldest first.
 
     A result or a deterministic failure decides the case whatever came after it (a task's closing
@@ -49,6 +50,8 @@ def decide(attempts: list, retries: int, force: bool = False, in_flight: bool = 
     last = attempts[-1]
     cls = last["error_class"]
     if cls == CANCELLED:
+        if not rerun_cancelled:
+            return Decision(False, "cancelled: a plain `ftrun submit` (or --force) runs it again")
         return Decision(True, "cancelled before")
     if cls == TIMEOUT:
         timeouts = sum(1 for a in attempts if a["error_class"] == TIMEOUT)

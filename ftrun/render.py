@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+
+from ftrun import events as ev
 
 # invalid files listed by status (the rest are counted)
 BAD_FILES_SHOWN = 5
@@ -17,7 +16,7 @@ out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 STATE_STYLE = {"DONE": "green", "INTERP": "blue", "NS": "yellow", "OOM": "magenta", "TLE": "magenta", "FAIL": "red",
-               "NEW": "dim", "QUEUED": "cyan", "RUNNING": "bold cyan", "STALE": "dim"}
+               "NEW": "dim", "QUEUED": "cyan", "RUNNING": "bold cyan", "SUSPENDED": "yellow", "STALE": "dim"}
 
 
 def error(message: str) -> None:
@@ -45,6 +44,56 @@ def styled_state(state: str) -> str:
     return f"[{STATE_STYLE.get(state, 'white')}]{state}[/]"
 
 
+def submit_events(events) -> None:
+    """Render what `ftrun submit` / `ftrun retry` yield (ftrun.events), as they come."""
+    progress = None
+    try:
+        for event in events:
+            if isinstance(event, ev.RunStarted):
+                progress = _CaseProgress(event.cases)
+            elif isinstance(event, (ev.CaseStarted, ev.CaseDone)) and progress:
+                progress.show(event)
+            elif isinstance(event, ev.RunEnded):
+                if progress:
+                    progress.close()
+                    progress = None
+                line(f"done: {event.records} case runs recorded under {event.root}; see `ftrun status`")
+            else:
+                _submit_event(event)
+    finally:
+        if progress:
+            progress.close()
+
+
+def _submit_event(event) -> None:
+    if isinstance(event, ev.Planned):
+        plan_summary(event.plan, event.chunks)
+    elif isinstance(event, ev.DryRun):
+        dry_run(event.chunk_list, event.options)
+    elif isinstance(event, ev.Submitted):
+        line(f"submission {event.submission}: {event.tasks} task(s), {event.submitted} handed to Slurm "
+             f"(arrays {', '.join(event.arrays) or '-'}), {event.held} held by the cap of {event.cap}")
+        if event.held:
+            note("held tasks are submitted as the cap frees up by `ftrun submit ... --follow` or the next submit")
+    elif isinstance(event, ev.ToppedUp):
+        line(f"topped up: arrays {', '.join(event.arrays)}")
+    elif isinstance(event, ev.Waiting):
+        waiting(event.holder)
+    elif isinstance(event, ev.Following):
+        if out.is_terminal:
+            clear()
+        status(event.report, show_cases=False)
+    elif isinstance(event, ev.Note):
+        note(event.text)
+    elif isinstance(event, ev.Message):
+        line(event.text)
+
+
+def waiting(holder) -> None:
+    """Another ftrun holds the runs folder's submit lock (holder: results.leases.LockHolder or None)."""
+    note(f"waiting for the runs folder's submit lock, held by {holder.describe() if holder else 'another ftrun'}")
+
+
 def plan_summary(plan, n_chunks: int) -> None:
     for n in plan.notes:
         note(n)
@@ -68,41 +117,24 @@ def dry_run(chunk_list, sbatch: list[str] | None = None) -> None:
     out.print("dry run: nothing was submitted")
 
 
-def submitted(summary, new_arrays: list[str], cluster) -> None:
-    if summary is not None:
-        line(f"submission {summary.submission}: {summary.tasks} task(s), {summary.submitted} handed to Slurm "
-             f"(arrays {', '.join(summary.arrays) or '-'}), {summary.held} held by the cap of {cluster.max_tasks}")
-        if summary.held:
-            note("held tasks are submitted as the cap frees up by `ftrun submit ... --follow` or the next submit")
-    elif new_arrays:
-        line(f"topped up: arrays {', '.join(new_arrays)}")
+class _CaseProgress:
+    """A progress bar with ETA and one line per finished case."""
 
+    def __init__(self, total: int):
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            TextColumn("eta"), TimeRemainingColumn(), console=out, transient=not out.is_terminal)
+        self.task = self.bar.add_task("starting", total=total)
+        self.bar.start()
 
-def follow_view(experiment: str, runs, flight, parallel: dict | None = None) -> None:
-    from ftrun.status import collect
+    def show(self, event) -> None:
+        if hasattr(event, "record"):
+            self.bar.advance(self.task)
+            self.bar.console.print(_record_line(event.spec, event.record), soft_wrap=True)
+        else:
+            self.bar.update(self.task, description=event.spec.label())
 
-    report = collect(runs, experiment, flight, parallel, with_cases=False)
-    if out.is_terminal:
-        clear()
-    status(report, show_cases=False)
-
-
-@contextlib.contextmanager
-def case_progress(total: int) -> Iterator[tuple]:
-    """Callbacks (on_start, on_done) driving a progress bar with ETA and one line per finished case."""
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        TextColumn("eta"), TimeRemainingColumn(), console=out, transient=not out.is_terminal)
-    task = progress.add_task("starting", total=total)
-
-    def on_start(spec):
-        progress.update(task, description=spec.label())
-
-    def on_done(spec, record):
-        progress.advance(task)
-        progress.console.print(_record_line(spec, record), soft_wrap=True)
-
-    with progress:
-        yield on_start, on_done
+    def close(self) -> None:
+        self.bar.stop()
 
 
 def _record_line(spec, record) -> str:

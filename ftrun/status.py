@@ -16,7 +16,7 @@ from results.records import INTERPRETED_TEXT, state_label
 from results.rows import DRIFT_THRESHOLD
 from results.runsdir import RunsDir
 
-ORDER = ("NEW", "QUEUED", "RUNNING", "DONE", "INTERP", "NS", "OOM", "TLE", "FAIL", "CANCELLED")
+ORDER = ("NEW", "QUEUED", "RUNNING", "SUSPENDED", "DONE", "INTERP", "NS", "OOM", "TLE", "FAIL", "CANCELLED")
 CASE_ROWS = 500
 # states that carry a reason worth reading (`ftrun status --why`)
 EXPLAINED = ("INTERP", "NS", "OOM", "TLE", "FAIL", "CANCELLED")
@@ -97,31 +97,31 @@ def collect(runs: RunsDir, experiment: str | None = None, flight=None, parallel:
     if not runs.root.is_dir():
         report.notes.append(f"no runs folder at {runs.root}: nothing submitted yet")
         return report
-    if flight is None and runs.submissions.is_dir():
-        from ftrun.scheduling import refresh
+    if flight is None:
+        from ftrun.backends import in_flight as flight_of
 
-        flight = refresh(runs)
-    if flight is not None and flight.degraded:
+        flight = flight_of(runs)
+    if flight.degraded:
         report.notes.append(f"degraded: {flight.degraded}")
-    in_flight = flight.cases if flight else {}
-    running = flight.running if flight else set()
+    report.notes += _waiting_notes(flight)
+    in_flight = flight.cases
     with Index(runs) as index:
         sync = index.sync()
-        report.bad_files = index.bad_files() + (flight.bad_files if flight else [])
+        report.bad_files = index.bad_files() + flight.bad_files
         report.notes += [f"could not read {name} now ({why}): tried again next time" for name, why in sync.unreadable]
         _count(report, index.state_counts(experiment))
         flying = index.member_states(experiment, keys=list(in_flight)) if in_flight else []
         for row in flying:
             group = report.groups[(row["experiment"], row["cluster"])]
             group[_label(row)] -= 1
-            group["RUNNING" if row["key"] in running else "QUEUED"] += 1
+            group[_flight_state(flight, row["key"])] += 1
         _eta(report, flying, index.durations(), parallel or {})
         report.drifts = _drifts(index, experiment, drift_threshold)
         if with_cases:
             rows = index.member_states(experiment, limit=CASE_ROWS + 1)
             report.more_cases = max(0, sum(sum(c.values()) for c in report.groups.values()) - CASE_ROWS)
             for row in rows[:CASE_ROWS]:
-                state = ("RUNNING" if row["key"] in running else "QUEUED") if row["key"] in in_flight else _label(row)
+                state = _flight_state(flight, row["key"]) if row["key"] in in_flight else _label(row)
                 report.cases.append(CaseState(row["experiment"], row["cluster"], row["part"], row["model"],
                                               row["system"], row["device"], row["seqlen"], row["key"], state,
                                               row["median_ms"] if state == "DONE" else None, row["error"],
@@ -130,6 +130,18 @@ def collect(runs: RunsDir, experiment: str | None = None, flight=None, parallel:
         for state in [s for s, n in group.items() if n <= 0]:
             del group[state]
     return report
+
+
+def _flight_state(flight, key: str) -> str:
+    if key in flight.running:
+        return "RUNNING"
+    return "SUSPENDED" if key in flight.suspended else "QUEUED"
+
+
+def _waiting_notes(flight) -> list[str]:
+    """Why queued cases wait, in the scheduler's words: one line per reason."""
+    reasons = Counter(flight.waiting.values())
+    return [f"{n} queued case(s): {why}" for why, n in reasons.most_common()]
 
 
 def _label(row) -> str:

@@ -1,15 +1,30 @@
-"""`ftrun submit`: plan, record the campaign, hand the chunks to the cluster's backend."""
+"""`ftrun submit` and `ftrun retry`: plan, record the campaign, hand the chunks to the cluster's backend.
+
+Each round plans once, under the runs folder's submit lock (local and Slurm alike), against what is in
+flight: so two ftrun processes never both decide that a case needs running, and a local run holds the
+lock while its cases run (a second submit waits, and says for whom). The library yields events
+(ftrun.events); only the CLI renders them.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ftrun.campaign import chunks, make_plan, parse_filters, write_campaign
+from ftrun.backends import backend, in_flight
+from ftrun.campaign import chunks, decide_plan, draft_plan, parse_filters, write_campaign
 from ftrun.errors import FtrunError
+from ftrun.events import DryRun, Following, Message, Planned, Waiting
 from ftrun.settings import Settings
+from results.leases import LockHolder
+from results.records import now
+from results.runsdir import RunsDir
 
 
 @dataclass(frozen=True)
@@ -36,95 +51,86 @@ def check_writable(settings: Settings) -> None:
         raise FtrunError(f"runs folder {runs} is not writable ({e.strerror}); choose another with --runs-dir") from None
 
 
-def submit_experiment(settings: Settings, req: Request, dry_run: bool, argv: list[str], render,
-                      follow: bool = False, poll_s: float = 15.0) -> list[dict]:
-    filters = parse_filters(list(req.only))
-    plan = make_plan(settings, req.experiment, req.cluster, req.scale, filters, req.force, req.weights)
-    if req.gpus and plan.cluster.kind != "local":
-        raise FtrunError("--gpus chooses GPUs of this machine: it applies to the local cluster only")
-    if plan.cluster.kind == "local":
-        from ftrun.backends import local
+@contextlib.contextmanager
+def submit_lock(runs: RunsDir, argv: list[str] | tuple[str, ...] = (),
+                on_wait: Callable[[LockHolder | None], None] | None = None) -> Iterator[None]:
+    """Hold the runs folder's submit lock, waiting for it if another ftrun holds it (`on_wait` is told
+    who, first). The holder writes who it is into the lock file; the kernel frees the lock if it dies."""
+    lock = runs.submit_lock()
+    if not lock.try_acquire():
+        if on_wait:
+            on_wait(runs.lock_holder(lock))
+        lock.acquire(poll_s=0.5)
+    try:
+        lock.write_holder(LockHolder(os.getpid(), socket.gethostname(), " ".join(argv) or "ftrun", now()))
+        yield
+    finally:
+        lock.release()
 
-        local.pool(list(req.gpus) if req.gpus else None, plan.cluster.max_tasks)
-    if plan.cluster.kind == "slurm":
-        return _submit_slurm(settings, req, filters, dry_run, argv, render, follow, poll_s)
-    chunk_list = chunks(plan)
-    render.plan_summary(plan, len(chunk_list))
+
+def _announce_wait(runs: RunsDir) -> Iterator[Waiting]:
+    """A Waiting event if another ftrun holds the lock now (`submit_lock` then waits for it)."""
+    lock = runs.submit_lock()
+    if lock.try_acquire():
+        lock.release()
+        return
+    yield Waiting(runs.lock_holder(lock))
+
+
+def submit_experiment(settings: Settings, req: Request, dry_run: bool = False, argv: list[str] = (),
+                      follow: bool = False, poll_s: float = 15.0) -> Iterator:
+    """Plan the request and hand it to its cluster's backend; with `follow`, stay until every case is
+    final (topping up, retrying). Yields ftrun.events."""
+    draft = draft_plan(settings, req.experiment, req.cluster, req.scale, parse_filters(list(req.only)), req.weights)
+    cluster = draft.cluster
+    back = backend(cluster.kind)
+    back.prepare(cluster, req.gpus)
+    runs = settings.runs
     if dry_run:
-        render.dry_run(chunk_list)
-        return []
-    check_writable(settings)
-    campaign_id = write_campaign(settings.runs, plan, argv)
-    if not plan.to_run:
-        render.line("nothing to run: every case has a result (use --force to run again)")
-        return []
-    from ftrun.backends import local
-
-    workers = local.pool(list(req.gpus) if req.gpus else None, plan.cluster.max_tasks)
-    if workers != [None]:
-        render.note(f"{len(workers)} worker(s), one per GPU: {', '.join(workers)}")
-    with render.case_progress(sum(len(c) for c in chunk_list)) as (on_start, on_done):
-        records = local.run(plan, chunk_list, settings.runs, campaign_id, on_start, on_done,
-                            list(req.gpus) if req.gpus else None)
-    render.line(f"done: {len(records)} case runs recorded under {settings.runs.root}; see `ftrun status`")
-    return records
-
-
-def run_plans(settings: Settings, plans: list, render) -> None:
-    """Run ready-made plans (e.g. from `ftrun retry`) on their clusters."""
-    from ftrun import scheduling
-    from ftrun.backends import local
-
-    check_writable(settings)
-    for _, plan, chunk_list in plans:
-        render.plan_summary(plan, len(chunk_list))
-        if plan.cluster.kind == "local":
-            with render.case_progress(sum(len(c) for c in chunk_list)) as (on_start, on_done):
-                local.run(plan, chunk_list, settings.runs, "retry", on_start, on_done)
-        else:
-            with scheduling.submit_lock(settings.runs):
-                flight = scheduling.refresh(settings.runs)
-                busy = [c for c, _ in plan.to_run if c.key in flight.cases]
-                if busy:
-                    raise FtrunError(f"{len(busy)} of these cases are in flight already (e.g. {busy[0].label()})")
-                render.submitted(scheduling.submit(settings, plan, chunk_list, "retry"), [], plan.cluster)
-
-
-def _submit_slurm(settings: Settings, req: Request, filters: dict, dry_run: bool, argv: list[str], render,
-                  follow: bool, poll_s: float) -> list[dict]:
-    from ftrun import scheduling
-    from ftrun.backends import slurm
-
-    cluster = settings.cluster(req.cluster)
-    slurm.require_commands()
-    slurm.check_partition(cluster.partition)
-    if dry_run:
-        plan = make_plan(settings, req.experiment, req.cluster, req.scale, filters, req.force, req.weights)
+        plan = decide_plan(draft, runs, req.force)
         chunk_list = chunks(plan)
-        render.plan_summary(plan, len(chunk_list))
-        render.dry_run(chunk_list, scheduling.sbatch_preview(cluster, chunk_list))
-        return []
+        yield Planned(plan, len(chunk_list))
+        yield DryRun(chunk_list, back.preview(cluster, chunk_list))
+        return
     check_writable(settings)
     campaign_id = None
     while True:
-        with scheduling.submit_lock(settings.runs):
-            flight = scheduling.refresh(settings.runs)
-            plan = make_plan(settings, req.experiment, req.cluster, req.scale, filters, req.force and not campaign_id,
-                             req.weights, frozenset(flight.cases), datetime.now(timezone.utc))
+        yield from _announce_wait(runs)
+        with submit_lock(runs, argv):
+            flight = in_flight(runs, cluster)
+            # a plain submit runs cancelled cases again; a follower never does (`ftrun cancel` holds for it)
+            plan = decide_plan(draft, runs, req.force and not campaign_id, frozenset(flight.cases),
+                               datetime.now(timezone.utc), rerun_cancelled=not follow)
             chunk_list = chunks(plan)
             if campaign_id is None:
-                render.plan_summary(plan, len(chunk_list))
-                campaign_id = write_campaign(settings.runs, plan, argv)
-            summary = scheduling.submit(settings, plan, chunk_list, campaign_id) if plan.to_run else None
-            new = scheduling.top_up(settings.runs, cluster) if summary is None else summary.arrays
-        if summary or new:
-            render.submitted(summary, new, cluster)
-        elif not follow:
-            render.line("nothing to submit: every case has a result or is in flight (use --force to run again)")
+                yield Planned(plan, len(chunk_list))
+                campaign_id = write_campaign(runs, plan, argv)
+            for event in back.submit(runs, plan, chunk_list, campaign_id, req.gpus):
+                if not (follow and isinstance(event, Message)):
+                    yield event
         if not follow:
-            return []
-        render.follow_view(req.experiment, settings.runs, flight, {cluster.name: cluster.max_tasks})
+            return
+        from ftrun.status import collect
+
+        yield Following(collect(runs, req.experiment, flight, {cluster.name: cluster.max_tasks}, with_cases=False))
         if not flight.cases and not plan.to_run and plan.unsettled == 0:
-            render.line("every case is final")
-            return []
+            yield Message("every case is final")
+            return
         time.sleep(poll_s)
+
+
+def run_plans(settings: Settings, plans: list, argv: list[str] = ()) -> Iterator:
+    """Run ready-made plans (e.g. from `ftrun retry`) on their clusters. Yields ftrun.events."""
+    check_writable(settings)
+    runs = settings.runs
+    for _, plan, chunk_list in plans:
+        back = backend(plan.cluster.kind)
+        back.prepare(plan.cluster, None)
+        yield Planned(plan, len(chunk_list))
+        yield from _announce_wait(runs)
+        with submit_lock(runs, argv):
+            flight = in_flight(runs, plan.cluster)
+            busy = [c for c, _ in plan.to_run if c.key in flight.cases]
+            if busy:
+                raise FtrunError(f"{len(busy)} of these cases are in flight already (e.g. {busy[0].label()})")
+            yield from back.submit(runs, plan, chunk_list, "retry")

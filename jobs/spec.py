@@ -29,9 +29,14 @@ class Scale:
     about: str = ""
 
     def seq(self, full_seqlen: int) -> int:
+        """This scale's length for the paper's `full_seqlen`. A length the map lacks is refused (ValueError):
+        falling back to a default would make several lengths one case."""
         if not self.seqlens:
             return full_seqlen
-        return self.seqlens.get(full_seqlen, self.seqlen)
+        if full_seqlen not in self.seqlens:
+            raise ValueError(f"the {self.name} scale has no sequence length for {full_seqlen}; it maps "
+                             f"{', '.join(map(str, self.seqlens))} (the full scale takes any)")
+        return self.seqlens[full_seqlen]
 
     def full_seqlen(self, seqlen: int) -> int:
         """The paper's sequence length that this scale's `seqlen` stands for."""

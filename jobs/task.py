@@ -1,30 +1,40 @@
-"""The job-side entry of a Slurm array task: `run_task(submission_file, index)` runs one chunk.
+"""The job side of a scheduler task: `run_task(submission_file, index, copy, stop)` runs one chunk.
 
-Only the submission file's path and the task's index travel in the pickle; the cases and their limits
-are read from the file, and the runs folder is the one that file lies in. Before each case the task skips
-what is already settled: a case this task finished in an earlier life (requeued after preemption), a case
-another submission finished after this one was made, a case cancelled with `ftrun cancel`. When Slurm's
-time limit comes (submitit's pre-timeout signal interrupts the task), every case of the chunk without a
-record ends as a timeout; the finished ones stay as they are.
+Only the submission file's path and the task's index travel to the node; the cases and their limits are
+read from the file, and the runs folder is the one that file lies in. The scheduler's own entry
+(ftrun.backends.slurm.job) says which copy of the task this is and turns its signals into `stop`.
+
+At most one copy of a task runs cases (results.leases): this copy claims the task, waits for the task's
+lock (held by an older copy until it stops), and before each case checks that its claim still holds; a
+superseded copy stops there. Before each case it also skips what is settled: a case this task finished in
+an earlier life (requeued after preemption), a case another submission finished after this one was
+made, a case cancelled with `ftrun cancel`. A stopped case is recorded CANCELLED (marked by `ftrun
+cancel`), TLE (the task's time limit: every case of the chunk without a record ends so) or PREEMPTED.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
-from jobs.runner import ChunkRun, run_chunk
+from jobs.runner import ChunkRun, Stop, run_chunk
 from results.campaigns import Submission, TaskStart
+from results.leases import TaskClaim
 from results.records import Record, RunInfo, now
 from results.runsdir import RunsDir
 
 
-def slurm_ids() -> tuple[str, str]:
-    """(job id as 'array_task' or plain id, node name) of the running task."""
-    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
-    job = f"{array}_{task}" if array and task else os.environ.get("SLURM_JOB_ID", f"pid-{os.getpid()}")
-    return job, os.environ.get("SLURMD_NODENAME", socket.gethostname())
+@dataclass(frozen=True)
+class TaskCopy:
+    """Who runs this copy of a task: the scheduler's job id, the node, the scheduler's restart count."""
+
+    job_id: str
+    node: str
+    attempt: int = 0
 
 
 def settled_attempt(runs: RunsDir, key: str, submission: Submission, index: int, position: int) -> bool:
@@ -46,31 +56,72 @@ def runs_of(submission_file: Path) -> RunsDir:
     return RunsDir(Path(submission_file).resolve().parent.parent)
 
 
-def run_task(submission_file: str, index: int) -> dict:
+def run_task(submission_file: str, index: int, copy: TaskCopy | None = None, stop: Stop | None = None) -> dict:
+    # (an array submitted by an older ftrun calls this with the file and the index only)
+    copy = copy or TaskCopy(f"pid-{os.getpid()}", socket.gethostname())
+    stop = stop or Stop()
     runs = runs_of(Path(submission_file))
     submission = runs.read_submission(Path(submission_file))
+    claim = TaskClaim(copy.job_id, copy.attempt, copy.node, os.getpid(), uuid.uuid4().hex, now())
+    runs.write_claim(submission.id, index, claim)
+    lock, log = runs.task_lock(submission.id, index), runs.task_log(submission.id, index)
+    _say(f"task {submission.id}/{index}: {claim.describe()} claims it", log)
+    if not lock.acquire(give_up=lambda: stop.requested or not _holds(runs, submission.id, index, claim)):
+        _say("another copy of this task claimed it since: this copy stops without running a case", log)
+        return {"job_id": copy.job_id, "node": copy.node, "records": 0, "superseded": True}
+    try:
+        return _run_claimed(runs, submission, index, copy, claim, stop)
+    finally:
+        lock.release()
+
+
+def _run_claimed(runs: RunsDir, submission: Submission, index: int, copy: TaskCopy, claim: TaskClaim,
+                 stop: Stop) -> dict:
     task = submission.tasks[index]
-    job_id, node = slurm_ids()
-    runs.write_task_start(submission.id, index, TaskStart(job_id, node, now(), os.getpid()))
+    runs.write_task_start(submission.id, index, TaskStart(copy.job_id, copy.node, now(), os.getpid()))
     limits = task.limits
-    run = RunInfo(cluster=submission.cluster, job_id=job_id, node=node, submission=submission.id, task=index)
+    run = RunInfo(cluster=submission.cluster, job_id=copy.job_id, node=copy.node, submission=submission.id,
+                  task=index)
     cfg = ChunkRun(runs=runs, limit_s=lambda s: float(limits[s.key]), run=run,
                    log_path=runs.task_log(submission.id, index), heartbeat=runs.heartbeat(submission.id, index),
-                   timing=submission.timing, plugins=submission.plugins)
-    settled = lambda position, spec: settled_attempt(runs, spec.key, submission, index, position)  # noqa: E731
+                   timing=submission.timing, stop=stop, plugins=submission.plugins,
+                   stopped=lambda spec, kind: _stopped(runs, submission, spec, kind))
+
+    def settled(position, spec) -> bool:
+        current = runs.read_claim(submission.id, index)
+        if current is not None and current.token != claim.token:
+            _say(f"superseded by {current.describe()}: this copy stops before case {position}", cfg.log_path)
+            stop.request(Stop.SUPERSEDED)
+            return True
+        return settled_attempt(runs, spec.key, submission, index, position)
+
     try:
         records = run_chunk(list(task.cases), cfg, skip=settled)
-    except BaseException as e:
-        if _is_time_limit(e):
+        if stop.kind == Stop.TIME_LIMIT:
             _time_out_the_rest(runs, submission, index, run)
-        raise
+    except OSError as e:
+        # a read-only or full runs folder: what finished is on disk; nothing more can be recorded
+        _say(f"cannot write into the runs folder ({e.strerror or e}): stopping; finished results are kept",
+             cfg.log_path)
+        return {"job_id": copy.job_id, "node": copy.node, "records": None, "error": str(e)}
     finally:
-        cfg.heartbeat.unlink(missing_ok=True)
-    return {"job_id": job_id, "node": node, "records": len(records)}
+        with contextlib.suppress(OSError):
+            cfg.heartbeat.unlink(missing_ok=True)
+    return {"job_id": copy.job_id, "node": copy.node, "records": len(records), "stopped": stop.kind}
 
 
-def _is_time_limit(e: BaseException) -> bool:
-    return type(e).__name__ == "UncompletedJobError" and "timed-out" in str(e)
+def _holds(runs: RunsDir, sub_id: str, index: int, claim: TaskClaim) -> bool:
+    current = runs.read_claim(sub_id, index)
+    return current is None or current.token == claim.token
+
+
+def _stopped(runs: RunsDir, submission: Submission, spec, kind: str) -> tuple[str, str]:
+    """The class of a case stopped in flight."""
+    if runs.cancel_mark(submission.id, spec.key).exists():
+        return "cancelled", "cancelled with ftrun cancel while it ran"
+    if kind == Stop.TIME_LIMIT:
+        return "timeout", "the task reached its Slurm time limit before this case finished"
+    return "preempted", f"the task was stopped ({kind}: scancel, requeue or preemption) while this case ran"
 
 
 def _time_out_the_rest(runs: RunsDir, submission: Submission, index: int, run: RunInfo) -> None:
@@ -82,3 +133,12 @@ def _time_out_the_rest(runs: RunsDir, submission: Submission, index: int, run: R
         record = Record.failure(spec, attempt, "timeout", "the task reached its Slurm time limit before this case "
                                 "finished", RunInfo(**{**run.to_json(), "position": position}))
         runs.write_record(record)
+
+
+def _say(text: str, log: Path | None = None) -> None:
+    """A line for the task's output (Slurm's file) and, where it can be written, the task's log."""
+    line = f"[ftrun] {text}\n".encode()
+    os.write(2, line)
+    if log is not None:
+        with contextlib.suppress(OSError), open(log, "ab") as f:
+            f.write(line)

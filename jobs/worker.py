@@ -1,21 +1,76 @@
-"""A child process that runs cases one at a time for jobs.runner (`python -m jobs.worker RUNS_DIR`).
+"""A child process that runs cases one at a time for jobs.runner (`python -m jobs.worker RUNS_DIR PARENT_PID`).
 
-Protocol: one JSON request per stdin line ({"spec", "attempt", "run", "timing", "plugins"}); the plug-ins
-are activated before the case runs, as the planning side had them. One JSON reply per case on the
-original stdout. Everything else the process prints goes to stderr (the task's log), so compilers that
-print cannot corrupt the protocol. After a crash-class failure the worker exits: a CUDA error can leave
-the context unusable, and the runner starts a fresh worker for the next case.
+Protocol: one JSON request per stdin line ({"spec", "attempt", "run", "timing", "limit_s", "plugins"}); the
+plug-ins are activated before the case runs, as the planning side had them. One JSON reply per case on the
+original stdout. Everything else the process prints goes to stderr (the task's
+log), so compilers that print cannot corrupt the protocol. After a crash-class failure the worker exits:
+a CUDA error can leave the context unusable, and the runner starts a fresh worker for the next case.
+
+The worker never outlives its case or its parent: the kernel kills it when the parent dies (even by
+SIGKILL), a watchdog kills its process group once a case has run `limit_s` (seconds spent stopped, as in
+a suspended job, not counted), and the signals a scheduler sends to every process of a job (SIGTERM,
+SIGUSR2) are left to the parent, which records the case in flight before it kills the worker.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
+PR_SET_PDEATHSIG = 1
 
-def main(runs_dir: str) -> int:
+
+def die_with_parent(parent: int) -> None:
+    """Linux: ask the kernel to SIGKILL this process when its parent dies; exit if it is gone already."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+class Watchdog(threading.Thread):
+    """Kills this worker's process group once the case in flight has run its limit, after telling the
+    parent so on the reply channel (the parent then records a timeout, not a death)."""
+
+    TICK_S = 1.0
+
+    def __init__(self, reply_fd: int):
+        super().__init__(daemon=True, name="watchdog")
+        self.reply_fd = reply_fd
+        self.limit: float | None = None
+        self.used = 0.0
+
+    def arm(self, limit_s: float | None) -> None:
+        self.used, self.limit = 0.0, limit_s
+
+    def run(self) -> None:
+        last = time.monotonic()
+        while True:
+            time.sleep(self.TICK_S)
+            now = time.monotonic()
+            # a longer gap than a tick or two is time this process spent stopped
+            self.used += min(now - last, 3 * self.TICK_S)
+            last = now
+            if self.limit is not None and self.used > self.limit:
+                os.write(2, f"[ftrun] the case ran over {self.limit:.0f} s: the worker stops itself\n".encode())
+                os.write(self.reply_fd, b'{"over_limit": true}\n')
+                os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+def main(runs_dir: str, parent: int | None = None) -> int:
+    if parent is not None:
+        die_with_parent(parent)
+    for sig in (signal.SIGTERM, signal.SIGUSR2):
+        signal.signal(sig, signal.SIG_IGN)
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
@@ -32,6 +87,8 @@ def main(runs_dir: str) -> int:
     from results.records import RunInfo
     from results.runsdir import RunsDir
 
+    watchdog = Watchdog(replies.fileno())
+    watchdog.start()
     for line in sys.stdin:
         request = json.loads(line)
         spec = CaseSpec.from_json(request["spec"])
@@ -41,7 +98,14 @@ def main(runs_dir: str) -> int:
         timing = TimingSpec(**request.get("timing", {}))
         print(f"[ftrun] case {spec.key} {spec.label()} attempt {request['attempt']}", flush=True)
         run = RunInfo.from_json(request.get("run") or {})
-        record = run_case(spec, RunsDir(Path(runs_dir)), attempt=request["attempt"], run=run, timing=timing)
+        watchdog.arm(request.get("limit_s"))
+        try:
+            record = run_case(spec, RunsDir(Path(runs_dir)), attempt=request["attempt"], run=run, timing=timing)
+        except OSError as e:
+            # a read-only or full runs folder: the parent finds no record and stops the chunk
+            print(f"[ftrun] cannot write the record into the runs folder ({e.strerror or e}): stopping", flush=True)
+            return 4
+        watchdog.arm(None)
         print(f"[ftrun] {spec.key} -> {record.state} {record.error_class or ''}", flush=True)
         replies.write(json.dumps({"key": spec.key, "attempt": request["attempt"]}) + "\n")
         if record.error_class in ("crash", "cuda_init"):
@@ -50,4 +114,4 @@ def main(runs_dir: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else None))

@@ -35,7 +35,7 @@ _UPSERT_LATEST = f"""INSERT INTO latest VALUES ({','.join('?' * len(_LATEST_COLU
     WHERE excluded.rank > latest.rank OR (excluded.rank = latest.rank AND (excluded.finished > latest.finished
        OR (excluded.finished = latest.finished AND excluded.attempt > latest.attempt)))"""
 _CASE_COLUMNS = ("key", "part", "model", "system", "device", "dtype", "scale", "seqlen", "dims", "protocol", "spec")
-_TABLES = ("ingested", "cases", "attempts", "campaigns", "members", "latest", "folders", "planned")
+_TABLES = ("ingested", "cases", "attempts", "campaigns", "members", "latest", "folders", "planned", "closed")
 
 
 @dataclass
@@ -219,10 +219,27 @@ class Index:
         """Files that are not valid records or campaigns, with why: they stay reported until they change."""
         return [(r[0], r[1]) for r in self.db.execute("SELECT name, error FROM ingested WHERE error IS NOT NULL")]
 
-    def task_positions(self) -> set[tuple[str, int, int]]:
-        """(submission, task, position) of every attempt recorded by a scheduler task."""
-        rows = self.db.execute("SELECT submission, task, position FROM attempts WHERE submission IS NOT NULL")
-        return {(r[0], r[1], r[2]) for r in rows}
+    def task_positions(self, submissions: list[str] | None = None) -> set[tuple[str, int, int]]:
+        """(submission, task, position) of every attempt recorded by a scheduler task (of these submissions)."""
+        if submissions is None:
+            rows = self.db.execute("SELECT submission, task, position FROM attempts WHERE submission IS NOT NULL")
+            return {(r[0], r[1], r[2]) for r in rows}
+        out: set[tuple[str, int, int]] = set()
+        for start in range(0, len(submissions), 500):
+            part = submissions[start:start + 500]
+            rows = self.db.execute("SELECT submission, task, position FROM attempts "
+                                   f"WHERE submission IN ({','.join('?' * len(part))})", part)
+            out |= {(r[0], r[1], r[2]) for r in rows}
+        return out
+
+    def closed_submissions(self) -> set[str]:
+        """Submissions with a record for every task position (see `close_submissions`)."""
+        return {r[0] for r in self.db.execute("SELECT submission FROM closed")}
+
+    def close_submissions(self, ids: list[str]) -> None:
+        """Remember that these submissions have nothing left in flight, ever."""
+        if ids:
+            self.db.executemany("INSERT OR IGNORE INTO closed VALUES (?)", [(i,) for i in ids])
 
     def attempts(self, key: str) -> list[sqlite3.Row]:
         return list(self.db.execute("SELECT * FROM attempts WHERE key = ? ORDER BY finished, attempt", (key,)))

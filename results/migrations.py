@@ -88,6 +88,11 @@ MIGRATIONS: list[str] = [
     DELETE FROM ingested WHERE name LIKE 'results/%';
     DELETE FROM folders;
     """,
+    # 8: submissions every task position of which has a record: closed for good (records are never
+    # taken back), so status and submit neither read their files nor ask the scheduler about them again
+    """
+    CREATE TABLE closed (submission TEXT PRIMARY KEY);
+    """,
 ]
 
 

@@ -4,6 +4,8 @@
     campaigns/<id>.json                    Campaign                   what a submit planned
     submissions/<id>[.arrays|.pending-N].json                         Slurm submissions (results.campaigns)
     tasks/<submission>/<index>.json        TaskStart                  a task's process began
+    tasks/<submission>/<index>.claim.json  TaskClaim (results.leases) the copy of a task that may run it
+    tasks/<submission>/<index>.lock        flock held by the copy running the task's cases
     heartbeats/<submission>--<index>       text: the case in flight   touched while a task runs
     cancel/<submission>/<key>              empty                      `ftrun cancel` marked the case
     logs/<submission>/task-<index>.log     a Slurm task's log (its cases' workers write into it)
@@ -11,7 +13,7 @@
     slurm/<submission>/                    submitit's folder (pickles, sbatch scripts, Slurm's output)
     index.sqlite                           the index (results.index): derived, rebuilt at will
     figures/                               `ftrun plot`'s default output
-    .submit.lock                           serialises submitters (local and Slurm)
+    .submit.lock                           serialises submitters (local and Slurm); names its holder
 
 Every name that becomes a path component is checked ([A-Za-z0-9_.-]+), so no name from a file or a
 setting can point outside the folder.
@@ -27,6 +29,7 @@ from pathlib import Path
 from results.campaigns import Campaign, PendingArray, Submission, TaskStart, arrays_from_json
 from results.case import check_name
 from results.files import read_json, write_json_atomic
+from results.leases import FileLock, LockHolder, TaskClaim
 from results.records import Record, RunInfo
 
 INDEX_NAME = "index.sqlite"
@@ -85,6 +88,15 @@ class RunsDir:
 
     def task_start(self, sub: str, index: int) -> Path:
         return self.root / "tasks" / check_name("submission", sub) / f"{int(index)}.json"
+
+    def task_claim(self, sub: str, index: int) -> Path:
+        return self.root / "tasks" / check_name("submission", sub) / f"{int(index)}.claim.json"
+
+    def task_lock(self, sub: str, index: int) -> FileLock:
+        return FileLock(self.root / "tasks" / check_name("submission", sub) / f"{int(index)}.lock")
+
+    def submit_lock(self) -> FileLock:
+        return FileLock(self.lock)
 
     def heartbeat(self, sub: str, index: int) -> Path:
         return self.root / "heartbeats" / f"{check_name('submission', sub)}--{int(index)}"
@@ -175,6 +187,25 @@ class RunsDir:
 
     def write_task_start(self, sub: str, index: int, start: TaskStart) -> None:
         write_json_atomic(self.task_start(sub, index), start.to_json())
+
+    def write_claim(self, sub: str, index: int, claim: TaskClaim) -> None:
+        write_json_atomic(self.task_claim(sub, index), claim.to_json())
+
+    def read_claim(self, sub: str, index: int) -> TaskClaim | None:
+        """The task's current claim; None if there is none (or it cannot be read)."""
+        path = self.task_claim(sub, index)
+        try:
+            return TaskClaim.from_json(read_json(path), str(path))
+        except (OSError, ValueError):
+            return None
+
+    def lock_holder(self, lock: FileLock) -> LockHolder | None:
+        """Who holds the submit lock, as its holder wrote it; None if that cannot be read."""
+        found = lock.holder()
+        try:
+            return LockHolder.from_json(found, str(lock.path)) if found is not None else None
+        except ValueError:
+            return None
 
     def touch(self, path: Path, text: str | None = None) -> None:
         """Create or touch a small marker file (heartbeat, cancel mark), its folder included."""

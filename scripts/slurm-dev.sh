@@ -5,6 +5,8 @@
 #   eval "$(scripts/slurm-dev.sh start)"   # installs if needed, starts, prints export line
 #   scripts/slurm-dev.sh status            # exit 0 when up, 1 otherwise
 #   scripts/slurm-dev.sh restart-ctld      # fault injection: restart only slurmctld
+#   scripts/slurm-dev.sh kill DAEMON       # fault injection: SIGKILL slurmd, slurmctld, slurmdbd or mariadb
+#                                          # (`start` brings back whatever is missing)
 #   scripts/slurm-dev.sh stop [--kill-jobs] # stop daemons (and cancel/kill jobs), keep state dir
 #
 # Environment: FTRUN_SLURM_DIR (default /tmp/ftrun-slurm) holds all config, state,
@@ -283,6 +285,19 @@ cmd_restart_ctld() {
   start_slurmctld
   wait_for 30 sacct_ok || die "sacct does not answer" "$S/log/slurmdbd.log"
 }
+# kill DAEMON: SIGKILL, as a crash would; the pid file stays, start sees the daemon gone.
+cmd_kill() {
+  local pf comm
+  case ${1:-} in
+    slurmd|slurmctld|slurmdbd) pf=$S/run/$1.pid comm=$1 ;;
+    mariadb) pf=$S/run/mariadb.pid comm=mariadbd ;;
+    *) die "kill what? slurmd, slurmctld, slurmdbd or mariadb" ;;
+  esac
+  pid_alive "$pf" "$comm" || die "$comm is not running"
+  log "killing $comm (pid $(cat "$pf")) with SIGKILL"
+  kill -KILL "$(cat "$pf")"
+  wait_for 10 pid_gone "$pf" "$comm" || die "$comm did not die"
+}
 cmd_status() {
   local up=0 d
   if munge_ok; then echo "munged: running"; else echo "munged: not running"; up=1; fi
@@ -302,5 +317,6 @@ case ${1:-} in
   stop) cmd_stop "${2:-}" ;;
   status) cmd_status ;;
   restart-ctld) cmd_restart_ctld ;;
-  *) echo "usage: $0 start|stop [--kill-jobs]|status|restart-ctld" >&2; exit 2 ;;
+  kill) cmd_kill "${2:-}" ;;
+  *) echo "usage: $0 start|stop [--kill-jobs]|status|restart-ctld|kill DAEMON" >&2; exit 2 ;;
 esac

@@ -6,9 +6,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from ftrun.backends import Flight
 from ftrun.cli import app
 from ftrun.status import collect
-from ftrun.submissions import Flight
 from results.campaigns import Campaign
 from results.case import CaseSpec
 from results.records import Record, RunInfo, Timing

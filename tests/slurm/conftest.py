@@ -6,11 +6,14 @@ daemon behind holding its ports (a cluster someone started by hand stays up).
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "slurm-dev.sh"
+# the tests of this folder share tests/slurm/harness.py
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def _dev(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:

@@ -12,13 +12,12 @@ import sys
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
+from harness import ROOT, arrays, assert_consistent, ftrun, records, sacct, squeue_running, states, wait_for
 
 pytestmark = pytest.mark.slurm
 
-ROOT = Path(__file__).resolve().parents[2]
 CONFIG = """
 [clusters.a100]
 kind = "slurm"
@@ -43,75 +42,12 @@ memory = "1G"
 max_tasks = 1
 case_timeout_min = 5
 """
-FINAL = {"DONE", "NS", "OOM", "TLE"}
-
-
 @pytest.fixture
 def work(cluster, tmp_path, monkeypatch, plugins_table):
     # the fake systems and fault campaigns reach the Slurm tasks as a user's plug-ins do: named here
     (tmp_path / "ftrun.toml").write_text(plugins_table + CONFIG.format())
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-def ftrun(*args, timeout=300, check=True, env=None):
-    out = subprocess.run([sys.executable, "-m", "ftrun", *map(str, args)], capture_output=True, text=True,
-                         timeout=timeout, env={**os.environ, **(env or {})})
-    if check:
-        assert out.returncode == 0, f"ftrun {' '.join(map(str, args))}\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
-    return out
-
-
-def records(runs: Path) -> list[dict]:
-    """Every readable record (a corrupt file planted by a test is not one)."""
-    out = []
-    for path in sorted((runs / "results").glob("*.json")):
-        try:
-            out.append(json.loads(path.read_text()))
-        except json.JSONDecodeError:
-            continue
-    return out
-
-
-def states(work: Path) -> dict[tuple[str, str], str]:
-    """(model, system) -> state, from the CSV export (latest attempt per case)."""
-    import csv
-
-    ftrun("results", "export", "--csv", work / "x.csv")
-    return {(r["model"], r["system"]): r["state"] if r["state"] != "FAIL" else f"FAIL({r['error_class']})"
-            for r in csv.DictReader((work / "x.csv").open())}
-
-
-def assert_consistent(work: Path) -> None:
-    runs = work / "ftrun-runs"
-    status = ftrun("status", "--summary").stdout
-    assert "QUEUED" not in status and "RUNNING" not in status and "NEW" not in status, status
-    positions = Counter((r["run"].get("submission"), r["run"].get("task"), r["run"].get("position"))
-                        for r in records(runs) if r["run"].get("submission"))
-    assert max(positions.values()) == 1, [p for p, n in positions.items() if n > 1]
-    for case, state in states(work).items():
-        assert state.split("(")[0] in FINAL | {"FAIL"}, (case, state)
-
-
-def squeue_running(runs: Path | None = None) -> int:
-    """Running Slurm tasks; with `runs`, only those of that runs folder's submissions (the dev cluster may
-    be shared with other test sessions)."""
-    out = subprocess.run(["squeue", "-h", "-t", "RUNNING", "-o", "%i %j"], capture_output=True, text=True)
-    jobs = [line.split() for line in out.stdout.splitlines() if line.strip()]
-    if runs is None:
-        return len(jobs)
-    ours = tuple(f"ftrun-{p.stem}" for p in (runs / "submissions").glob("*.json") if p.name.count(".") == 1)
-    return len([job for job in jobs if ours and job[-1].startswith(ours)])
-
-
-def sacct(job: str, fields: str) -> list[list[str]]:
-    out = subprocess.run(["sacct", "-X", "-n", "-P", "-j", job, f"--format={fields}"], capture_output=True, text=True)
-    return [line.split("|") for line in out.stdout.splitlines()]
-
-
-def arrays(runs: Path) -> list[dict]:
-    files = sorted((runs / "submissions").glob("*.arrays.json"))
-    return [a for p in files for a in json.loads(p.read_text())["arrays"]]
 
 
 def test_each_partition_gets_its_gres_and_time_limit(work):
@@ -176,12 +112,12 @@ def test_scancel_node_down_and_controller_restart_mid_campaign(work):
                                  "--poll", "2"], env={**os.environ, "FTRUN_FAKE_SLOW_S": "6"},
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        _wait(lambda: squeue_running() >= 2, 120)
+        wait_for(lambda: squeue_running() >= 2, 120)
         running = subprocess.run(["squeue", "-h", "-t", "RUNNING", "-o", "%i"], capture_output=True,
                                  text=True).stdout.split()
         subprocess.run(["scancel", running[0]], check=True)
         node = subprocess.run(["sinfo", "-h", "-o", "%n"], capture_output=True, text=True).stdout.split()[0]
-        _wait(lambda: squeue_running() >= 1, 60)
+        wait_for(lambda: squeue_running() >= 1, 60)
         subprocess.run(["scontrol", "update", f"nodename={node}", "state=down", "reason=ftrun-test"], check=True)
         time.sleep(3)
         subprocess.run(["scontrol", "update", f"nodename={node}", "state=resume"], check=True)
@@ -210,7 +146,7 @@ def test_a_killed_follower_and_two_submitters_at_once_submit_nothing_twice(work)
     first = subprocess.Popen([sys.executable, "-m", "ftrun", "submit", "busy", "--cluster", "a100", "--follow",
                               "--poll", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     runs = work / "ftrun-runs"
-    _wait(lambda: (runs / "submissions").is_dir() and arrays(runs), 60)
+    wait_for(lambda: (runs / "submissions").is_dir() and arrays(runs), 60)
     first.send_signal(signal.SIGKILL)
     first.wait()
     both = [subprocess.Popen([sys.executable, "-m", "ftrun", "submit", "busy", "--cluster", "a100", "--follow",
@@ -240,8 +176,7 @@ def test_a_corrupt_result_is_reported_ignored_and_run_again(work):
 
 
 def test_a_submission_recorded_before_sbatch_is_recovered_after_a_crash(work):
-    from ftrun import scheduling, submissions
-    from ftrun.backends import slurm
+    from ftrun.backends.slurm import commands, queue, submissions
     from ftrun.settings import load_settings
     from results.campaigns import PendingArray, TaskPlan
     from results.case import CaseSpec
@@ -258,11 +193,11 @@ def test_a_submission_recorded_before_sbatch_is_recovered_after_a_crash(work):
     path = runs.submission_path(sub)
     # ftrun "dies" right after sbatch: the intent is on disk, the arrays file is not
     runs.write_pending(sub, 0, PendingArray(f"ftrun-{sub}-0", (0,), 1))
-    slurm.submit_array(path, [0], cluster, f"ftrun-{sub}-0", runs.slurm_dir(sub), 5, 1, [])
-    scheduling.refresh(runs)
+    commands.submit_array(path, [0], cluster, f"ftrun-{sub}-0", runs.slurm_dir(sub), 5, 1, [])
+    queue.refresh(runs)
     (array,) = arrays(runs.root)
     assert array["indices"] == [0] and not list(runs.submissions.glob("*.pending-*"))
-    _wait(lambda: not scheduling.refresh(runs).cases, 120)
+    wait_for(lambda: not queue.refresh(runs).cases, 120)
     done = [r for r in records(runs.root) if r["key"] == case.key]
     assert len(done) == 1 and done[0]["state"] == "done" and done[0]["run"]["job_id"] == array["tasks"][0]
 
@@ -293,13 +228,6 @@ def test_bad_slurm_input_is_one_line_and_submits_nothing(work, tmp_path_factory,
     out = ftrun("submit", "quick", "--cluster", "a100", check=False, env={"PATH": str(empty)})
     assert out.returncode == 1 and "Slurm commands not found: sbatch" in out.stderr
     assert not (work / "ftrun-runs").exists()
-
-
-def _wait(condition, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.5)
 
 
 def test_the_readme_slurm_examples_run_in_order(cluster, tmp_path, monkeypatch):
