@@ -52,6 +52,6 @@ class CompileOptions:
     chunk_elements: int = 1 << 24
     # emit row and column passes as warp-specialized Gluon kernels for Hopper (codegen/gluon: a producer
     # warp with TMA loads into an mbarrier ring, two consumer warpgroups in ping-pong with async wgmma);
-    # kernels the target cannot express keep their Triton source, with the reason in `explain`. Off until
-    # timed on the H200 (BENCHMARKS.md, "not yet timed")
+    # kernels the target cannot express keep their Triton source, with the reason in `explain`. Off: on
+    # the H200 it wins 3-9 % on six cases but loses snapkv through host time (BENCHMARKS.md, "Hopper kernels")
     hopper_kernels: bool = False

@@ -7,6 +7,10 @@ Triton, later launches whose arguments would specialize the same way (every poin
 alignment, every integer the same; dtypes are fixed by the compiled program's signature), on the same
 device, call that compiled kernel's launcher directly with what `run` would pass it.
 
+TMA descriptor arguments (codegen/gluon) specialize by their element type, box, layout and padding; the
+key also holds their shape and strides, so a launch whose descriptor would differ in any way goes through
+Triton. Triton's launcher still encodes each descriptor per launch (one driver call), as `run` would.
+
 Only where the installed Triton's `run` makes that call the way `Direct` does (checked once, from its
 source). Launch hooks get what `run` gives them; an empty hook chain (Triton's default) is passed as no
 hook, which skips building the launch metadata nobody reads. Anything else keeps Triton's path.
@@ -38,11 +42,11 @@ def _run_matches() -> bool:
 class Direct:
     """One kernel's direct launch, valid for the argument specialization it was made with."""
 
-    def __init__(self, compiled, n_tensors: int, args: tuple, device: int):
+    def __init__(self, compiled, args: tuple, device: int):
         from triton import knobs
 
-        self.compiled, self.n, self.device, self.runtime = compiled, n_tensors, device, knobs.runtime
-        self.key = self._key(args)
+        self.compiled, self.device, self.runtime = compiled, device, knobs.runtime
+        self.key = _key(args)
 
     @classmethod
     def after(cls, compiled, tensors, args: tuple) -> Direct | None:
@@ -51,16 +55,11 @@ class Direct:
             return None
         if not all(hasattr(compiled, a) for a in ("run", "function", "packed_metadata")):
             return None
-        if not all(hasattr(a, "data_ptr") for a in args[:len(tensors)]):
-            return None  # TMA descriptors lead (codegen/gluon): the key below reads tensors only
-        return cls(compiled, len(tensors), args, torch.cuda.current_device())
-
-    def _key(self, args: tuple) -> tuple:
-        return tuple(t.data_ptr() % 16 == 0 for t in args[:self.n]), args[self.n:]
+        return cls(compiled, args, torch.cuda.current_device())
 
     def __call__(self, grid: tuple, args: tuple) -> bool:
         """Launch; False (nothing launched) if the arguments would specialize differently."""
-        if self._key(args) != self.key or torch.cuda.current_device() != self.device:
+        if _key(args) != self.key or torch.cuda.current_device() != self.device:
             return False
         k = self.compiled
         g1 = grid[1] if len(grid) > 1 else 1
@@ -70,6 +69,21 @@ class Direct:
         meta = k.launch_metadata(grid, stream, *args) if enter is not None else None
         k.run(grid[0], g1, g2, stream, k.function, k.packed_metadata, meta, enter, leave, *args)
         return True
+
+
+def _key(args: tuple) -> tuple:
+    """What Triton's specialization could read from each argument: a tensor's 16-byte alignment, a TMA
+    descriptor's element type, box, layout, padding, shape and strides, any other value itself."""
+    return tuple(_spec(a) for a in args)
+
+
+def _spec(a):
+    if hasattr(a, "data_ptr"):
+        return a.data_ptr() % 16 == 0
+    if hasattr(a, "block_shape") and hasattr(a, "base"):
+        return (type(a).__name__, a.base.dtype, a.base.data_ptr() % 16 == 0, tuple(a.block_shape),
+                getattr(a, "layout", None), getattr(a, "padding", None), tuple(a.shape), tuple(a.strides))
+    return a
 
 
 def _hook(h):

@@ -259,10 +259,13 @@ def _tensors_for(c, source):
 
 
 def test_launch_plumbing():
-    """Direct launches (launch/direct.py) key on tensors: descriptor arguments keep Triton's path; a pinned
-    config that a Hopper program cannot take is not used for it."""
+    """Direct launches (launch/direct.py) key on what Triton specializes: a TMA descriptor by its element
+    type, box, layout, padding, shape and strides, so a descriptor that differs in any of them goes back
+    through Triton; a pinned config that a Hopper program cannot take is not used for it."""
+    import torch
+
     from compiler.autotune.space import Config, fits
-    from compiler.launch.direct import Direct
+    from compiler.launch.direct import Direct, _key
 
     class Compiled:
         run = function = packed_metadata = None
@@ -270,7 +273,20 @@ def test_launch_plumbing():
     class Cuda:
         is_cuda = True
 
-    with mock.patch("compiler.launch.direct._run_matches", return_value=True):
-        assert Direct.after(Compiled(), [Cuda()], (object(),)) is None
+    class Desc:
+        def __init__(self, base, block, shape=(64, 32), strides=(32, 1), layout="swizzle128"):
+            self.base, self.block_shape, self.shape, self.strides = base, block, shape, strides
+            self.layout, self.padding = layout, "zero"
+
+    base = torch.zeros(64, 32, dtype=torch.float16)
+    desc = Desc(base, [64, 32])
+    with mock.patch("compiler.launch.direct._run_matches", return_value=True), \
+            mock.patch("torch.cuda.current_device", return_value=0):
+        made = Direct.after(Compiled(), [Cuda()], (desc, base, 32, 64))
+    assert made is not None and made.key == _key((Desc(base, [64, 32]), base, 32, 64))
+    for other in (Desc(base, [32, 32]), Desc(base.double(), [64, 32]), Desc(base, [64, 32], layout="swizzle64"),
+                  Desc(base, [64, 32], shape=(48, 32)), Desc(base, [64, 32], strides=(64, 1))):
+        assert _key((other, base, 32, 64)) != made.key
+    assert _key((desc, base, 32, 65)) != made.key
     assert fits("hopper-row", Config(128, 64, 4, 3)) and not fits("hopper-row", Config(64, 64, 4, 3))
     assert fits("row", Config(64, 64, 4, 3)) and candidates("hopper-column", "cuda")[0].block_m == 128
