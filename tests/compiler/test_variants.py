@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 import torch
-from case_runner import assert_close
+from case_runner import assert_close, score_tensors_from_vectors
 from variants import VARIANTS, reference
 
 import compiler
@@ -58,6 +58,8 @@ def test_variant_is_fused_and_matches_float64(variant, options):
     for f in report.fallbacks:
         assert math.prod(f.shape) < score, f  # what torch does is small (a pooling, a merge of two rows)
     assert all(o.fused in ("fused", "partly") for o in report.outputs)
+    # a mask or bias of vectors indexed by row and column is computed per tile, never an [Lq, Lk] tensor
+    assert not score_tensors_from_vectors(fn.plan), report.plan
 
 
 def test_the_window_pass_streams_only_the_window(options):
