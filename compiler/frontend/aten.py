@@ -127,14 +127,12 @@ def _int_division(op: Op):
     return rule
 
 
-_DIV_MODE = {"floor": _int_division(Op.FLOORDIV), "trunc": _int_division(Op.TRUNCDIV)}
-
-
 def _div(t, a, kw):
     rounding = kw.get("rounding_mode")
     if rounding is None:
         return _binary(Op.DIV)(t, a, {})
-    return _DIV_MODE[rounding](t, a, kw) if rounding in _DIV_MODE else None
+    rounded = {"floor": Op.FLOORDIV, "trunc": Op.TRUNCDIV}.get(rounding)
+    return _int_division(rounded)(t, a, kw) if rounded else None
 
 
 def _unary(op: Op):
