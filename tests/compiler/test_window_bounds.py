@@ -39,6 +39,11 @@ def _clamp(i, j):  # the window's first key, clamped at the sequence start
     return (j >= (i - WINDOW + 1).clamp(min=0)) & (j <= i)
 
 
+def _tensor(i, j):  # the window as a tensor the program makes (export lifts it as a constant)
+    w = torch.tensor(WINDOW)
+    return (j <= i) & (j > i - w)
+
+
 def _band(i, j):  # tril and triu of ones, as mask utilities build it
     ones = torch.ones(i.shape[0], j.shape[1], dtype=torch.bool, device=i.device)
     return ones.tril(j.shape[1] - i.shape[0]).triu(j.shape[1] - i.shape[0] - WINDOW + 1)
@@ -58,7 +63,7 @@ class Windowed(torch.nn.Module):
         return p.to(q.dtype) @ v, p.sum(-2)
 
 
-SPELLINGS = {"and": _and, "abs": _abs, "clamp": _clamp, "band": _band}
+SPELLINGS = {"and": _and, "abs": _abs, "clamp": _clamp, "band": _band, "tensor": _tensor}
 
 
 def _inputs(seed=0):
@@ -148,3 +153,25 @@ def test_the_example_window_starts_each_row_loop_at_its_first_visible_tile(optio
     for p0 in range(0, n, 64):
         assert sorted(_visited(source.source, p0, 64, 64)) == _needed(p0 - w + 1, p0 + 63, 64, n), p0
     assert _visited(source.source, 256, 64, 64)[0] != 0  # keys 0..127 lie outside every late row's window
+
+
+class BufferWindow(torch.nn.Module):
+    """The window as a buffer: the user may change it between calls, so it stays an input (no skipping)."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("window", torch.tensor(WINDOW))
+
+    def forward(self, q, k, v):
+        i, j = _positions(q, k)
+        s = (q @ k.transpose(-1, -2)).float().masked_fill((j > i) | (j <= i - self.window), float("-inf"))
+        return torch.softmax(s, -1).to(q.dtype) @ v
+
+
+def test_a_window_buffer_is_read_at_every_call(options):
+    module, args = BufferWindow(), _inputs(seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fn = compiler.compile(module, args, options=options, name="win_buffer")
+    module.window.fill_(3)
+    assert_close(fn(*args), reference(module, args)[0], "float16")
