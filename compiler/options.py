@@ -25,8 +25,9 @@ class CompileOptions:
     # noise) a kernel of its own. Off: one pass does both; with the noise stream pipelined it is faster
     # on the H200 (0.776 ms against 0.335 + 0.568, BENCHMARKS.md); unpipelined it was slower
     split_side_streams: bool = False
-    # hoist input-only score-sized subexpressions broadcast over heads (log2 of CORM's threshold)
-    # into one torch prologue instead of recomputing them per head
+    # hoist input-only score-sized subexpressions broadcast over heads that compute on a score-sized input
+    # (log2 of CORM's threshold) into one torch prologue instead of recomputing them per head; masks and
+    # biases of row- and column-indexed vectors are always computed per tile (never an [Lq, Lk] tensor)
     hoist_broadcast_inputs: bool = True
     # where a mask leaves a tile region whose contribution to an idempotent reduction (any, max, min) reads
     # only inputs the same for every head (CORM's threshold above the diagonal), reduce it once in torch

@@ -5,7 +5,9 @@ Dims are unified through elementwise broadcasting (equal sizes), reductions (the
 would make two dims of one tensor one class (a vector indexed by row and by column serves both). A *score space* is the
 (M, N) pair of a first-level matmul, one whose operands depend on no other matmul: in attention, I
 (queries) and J (keys) of QKᵀ. A tensor with both I and J dims is *quadratic* (score-sized); the fusion
-plan never lets one reach global memory unless it is a program input or output.
+plan never lets one reach global memory unless it is a program input or output. A matmul whose output
+has a size-1 axis where another one's has a score axis (q @ u, u of shape [D, 1]) is a row or column
+vector, not a score space.
 """
 
 from __future__ import annotations
@@ -219,5 +221,32 @@ def axis_info(graph: Graph) -> AxisInfo:
         if c[-2] != c[-1]:
             spaces.setdefault((c[-2], c[-1]), []).append(d)
     found = tuple(Space(i, j, tuple(dict.fromkeys(classes[id(ds[0])][:-2])), tuple(ds))
-                  for (i, j), ds in spaces.items())
+                  for (i, j), ds in spaces.items() if not _vector_product(i, j, spaces, sizes))
     return AxisInfo(graph, classes, sizes, found, frozenset(classes))
+
+
+def _vector_product(i: int, j: int, spaces: dict[tuple[int, int], list[Node]], sizes) -> bool:
+    """Whether the matmul pair (i, j) is a row or column vector beside a real score space: its size-1
+    axis stands where another pair has a longer one (q @ w with w [D, 1] beside q @ kᵀ is a per-query
+    value, not scores), and is an operand's own size-1 dim, not a slice of a longer one (TOVA's last
+    query row, restricted to a score space of its own, stays one). A lone pair with a size-1 axis (one
+    query decoding) stays a score space."""
+    dots = spaces[(i, j)]
+    return (sizes[j] == 1 and any(a == i and sizes[b] > 1 for a, b in spaces) and
+            not any(_sliced(d.inputs[1], -1) for d in dots) or
+            sizes[i] == 1 and any(b == j and sizes[a] > 1 for a, b in spaces) and
+            not any(_sliced(d.inputs[0], -2) for d in dots))
+
+
+def _sliced(n: Node, dim: int) -> bool:
+    """Whether dim of n (size 1) is a part of a longer dim of what n views, through views and the
+    elementwise ops the restriction moved below."""
+    dim %= n.type.rank
+    if n.op is Op.VIEW:
+        layout = n.attr("layout")
+        real = [f for f in layout.dims[dim] if f.dim >= 0]
+        return len(real) == 1 and (layout.src_shape[real[0].dim] > 1 or _sliced(n.src, real[0].dim))
+    if n.op in G.ELEMENTWISE:
+        return any(_sliced(x, k) for x in n.inputs
+                   if (k := dim - (n.type.rank - x.type.rank)) >= 0 and x.shape[k] == 1 and x.op is not Op.CONST)
+    return False

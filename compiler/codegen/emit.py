@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from compiler.codegen.block import Line
 from compiler.ir.dtypes import is_float, to_triton
 from compiler.ir.node import Node
-from compiler.ir.ops import Op
+from compiler.ir.ops import G, Op
 
 # templates: {m} is the language module the kernel text calls (Naming.lang), {} the operands
 _UNARY = {Op.EXP2: "{m}.exp2({})", Op.LOG2: "{m}.log2({})", Op.EXP: "{m}.exp({})", Op.LOG: "{m}.log({})",
@@ -24,7 +24,13 @@ _UNARY = {Op.EXP2: "{m}.exp2({})", Op.LOG2: "{m}.log2({})", Op.EXP: "{m}.exp({})
 _BINARY = {Op.ADD: "({} + {})", Op.SUB: "({} - {})", Op.MUL: "({} * {})", Op.DIV: "({} / {})",
            Op.MAXIMUM: "{m}.maximum({}, {})", Op.MINIMUM: "{m}.minimum({}, {})", Op.GE: "({} >= {})",
            Op.GT: "({} > {})", Op.LE: "({} <= {})", Op.LT: "({} < {})", Op.EQ: "({} == {})",
-           Op.NE: "({} != {})", Op.AND: "({} & {})", Op.OR: "({} | {})"}
+           Op.NE: "({} != {})", Op.AND: "({} & {})", Op.OR: "({} | {})",
+           # Triton's integer // and % round toward zero, as C does
+           Op.TRUNCDIV: "({} // {})", Op.FMOD: "({} % {})"}
+
+
+# ops whose operands torch converts to the result type before computing
+_PROMOTING = (G.UNARY | G.ARITH) - {Op.CAST, Op.NOT}
 
 
 def literal(value) -> str:
@@ -128,12 +134,18 @@ class Emitter:
             return self.value(n.src, scope, orient)
         if n.op in (Op.INPUT, Op.VIEW) or self.ctx.is_tensor(n):
             return self.ctx.load(n, scope, orient)
+        m = self.ctx.lang
         if n.op is Op.IOTA:
-            return self.ctx.index(n, orient)
+            return self._index(n, orient)
         if n.op is Op.DOT:
             return self._dot(n, scope, orient)
         args = [self.value(i, scope, orient) for i in n.inputs]
-        m = self.ctx.lang
+        if is_float(n.dtype) and n.op in _PROMOTING:
+            # torch computes in the result type: an integer operand (an index difference, a position) is
+            # converted first; Triton's float functions refuse integers (exp2 of an int64 tile)
+            wide = to_triton(compute_dtype(n.dtype, self.ctx.target), m)
+            args = [f"{a}.to({wide})" if not is_float(i.dtype) and i.op is not Op.CONST else a
+                    for a, i in zip(args, n.inputs)]
         if n.op is Op.CAST:
             return f"{args[0]}.to({to_triton(compute_dtype(n.dtype, self.ctx.target), m)})"
         if n.op in _UNARY:
@@ -147,9 +159,21 @@ class Emitter:
             return _BINARY[n.op].format(*args, m=m)
         if n.op is Op.POW:
             return _pow(n, args, self.ctx.target, m)
+        if n.op in (Op.FLOORDIV, Op.REM):
+            return _floor_division(n, args, m)
         if n.op is Op.WHERE:
             return f"{m}.where({args[0]}, {args[1]}, {args[2]})"
         raise NotImplementedError(f"cannot render {n.op.name} inside a kernel")
+
+    def _index(self, n: Node, orient) -> str:
+        """An index tensor: the tile's index vector (int64 or int32), in the node's dtype when that is a
+        float (torch.arange(n, dtype=torch.float32))."""
+        text = self.ctx.index(n, orient)
+        if not is_float(n.dtype):
+            return text
+        if text == "0":
+            return "0.0"
+        return f"{text}.to({to_triton(compute_dtype(n.dtype, self.ctx.target), self.ctx.lang)})"
 
     def _dot(self, n: Node, scope: Scope, orient) -> str:
         """A score matmul: the operand holding P gives the rows, the one holding R the columns."""
@@ -190,6 +214,22 @@ def _pow(n: Node, args, target: str, m: str) -> str:
     if target != "cuda" or n.dtype == "f64":
         return f"{m}.exp2({m}.log2({args[0]}) * {args[1]})"
     return _from_f32(f"{m}.exp2({_log2(args[0], n.inputs[0].dtype, m)} * {args[1]})", n.dtype, m)
+
+
+def _floor_division(n: Node, args, m: str) -> str:
+    """a // b and a % b rounded toward -inf (torch's, Python's) from Triton's integer // and %, which round
+    toward zero: where the remainder is non-zero and its sign differs from b's, the quotient is one less
+    and the remainder one b more. A constant b's sign is known here."""
+    a, b = args
+    r = f"({a} % {b})"
+    divisor = n.inputs[1]
+    if divisor.op is Op.CONST:
+        off = f"{r} < 0" if divisor.attr("value") > 0 else f"{r} > 0"
+    else:
+        off = f"({r} != 0) & (({r} < 0) != ({b} < 0))"
+    if n.op is Op.FLOORDIV:
+        return f"{m}.where({off}, ({a} // {b}) - 1, {a} // {b})"
+    return f"{m}.where({off}, {r} + {b}, {r})"
 
 
 def _log2(x: str, dtype: str, m: str) -> str:

@@ -116,6 +116,25 @@ def _binary(op: Op):
     return rule
 
 
+def _int_division(op: Op):
+    """Integer division and remainder (index arithmetic: blocks, strides); on floats torch's rounding
+    rules are left to torch itself."""
+    def rule(t, a, kw):
+        if is_float(t.dtype) or t.dtype == "bool" or any(
+                is_float(x.dtype) if isinstance(x, Node) else not isinstance(x, int) for x in a[:2]):
+            return None
+        return _as_type(ew(op, _lit(a[0]), _lit(a[1])), t)
+    return rule
+
+
+def _div(t, a, kw):
+    rounding = kw.get("rounding_mode")
+    if rounding is None:
+        return _binary(Op.DIV)(t, a, {})
+    rounded = {"floor": Op.FLOORDIV, "trunc": Op.TRUNCDIV}.get(rounding)
+    return _int_division(rounded)(t, a, kw) if rounded else None
+
+
 def _unary(op: Op):
     return lambda t, a, kw: _as_type(ew(op, _lit(a[0])), t)
 
@@ -253,7 +272,8 @@ RULES = {
     "aten._to_copy": _to, "aten.to": _to, "aten.type_as": _to,
     # arithmetic
     "aten.add": _binary(Op.ADD), "aten.sub": _binary(Op.SUB), "aten.mul": _binary(Op.MUL),
-    "aten.div": lambda t, a, kw: None if kw.get("rounding_mode") else _binary(Op.DIV)(t, a, {}),
+    "aten.div": _div, "aten.floor_divide": _int_division(Op.FLOORDIV),
+    "aten.remainder": _int_division(Op.REM), "aten.fmod": _int_division(Op.FMOD),
     "aten.rsub": lambda t, a, kw: _binary(Op.SUB)(t, [a[1], a[0]], {}),
     "aten.maximum": _binary(Op.MAXIMUM), "aten.minimum": _binary(Op.MINIMUM),
     "aten.pow": _pow, "aten.square": lambda t, a, kw: _pow(t, [a[0], 2], kw),

@@ -17,8 +17,9 @@ from compiler.errors import CompileError
 from compiler.frontend.aten import Translator
 from compiler.ir.dtypes import from_torch
 from compiler.ir.evaluate import Slot
-from compiler.ir.node import Graph, TensorType, node
+from compiler.ir.node import Graph, TensorType, const, node
 from compiler.ir.ops import Op
+from compiler.passes.rewrite import Memo, P, rewrite_node
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,7 +76,7 @@ def capture(program, example_inputs) -> Captured:
 
 def _translated(ep, scalars) -> Captured:
     sig = ep.graph_signature
-    constants = []
+    constants, lifted = [], set()
     placeholders = [n for n in ep.graph_module.graph.nodes if n.op == "placeholder"]
     for spec, fx in zip(sig.input_specs, placeholders):
         if not isinstance(fx.meta.get("val"), torch.Tensor):
@@ -86,10 +87,26 @@ def _translated(ep, scalars) -> Captured:
             constants.append(ep.state_dict[spec.target])
         elif spec.target in ep.constants:
             constants.append(ep.constants[spec.target])
+            if spec.kind.name == "CONSTANT_TENSOR" and constants[-1].numel() == 1:
+                lifted.add(len(constants) - 1)
         else:
             raise CompileError(f"cannot find the value of captured input {spec.target!r}")
-    graph = Translator().run(ep.graph_module.graph)
+    graph = _known_scalars(Translator().run(ep.graph_module.graph), {k: constants[k] for k in lifted})
     return Captured(graph, tuple(constants), ep.call_spec.out_spec, scalars)
+
+
+def _known_scalars(graph: Graph, values: dict[int, torch.Tensor]) -> Graph:
+    """A one-element tensor the program makes itself (torch.tensor(w) in forward, which export lifts as a
+    constant) is that number in the graph, as a Python int would be: a window of it bounds the loops.
+    Its INPUT stays among the graph's inputs (the launcher still passes it), no longer read. Parameters
+    and buffers stay inputs: they may change between calls."""
+    if not values:
+        return graph
+    numbers = {id(graph.inputs[k]): v.reshape(()).item() for k, v in values.items()}
+    rule = (P(Op.INPUT, name="n", where=lambda n: id(n) in numbers),
+            lambda n: const(numbers[id(n)], n.shape, n.dtype))
+    memo = Memo()
+    return Graph(graph.inputs, tuple(rewrite_node(o, [rule], memo) for o in graph.outputs))
 
 
 class _Exported:

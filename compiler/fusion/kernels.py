@@ -137,6 +137,7 @@ def build_kernel(name: str, group: Group, ri: ReductionInfo, axes: AxisInfo, opt
                 truths[id(a.node)] = t
             folded = tuple(_fold(a, truths, leaves) for a in accs)
             regions.append(Region(lo, hi, _shared_nodes(folded, leaves)))
+        regions = _dead_merged(regions)
     if hoist is not None and regions:
         accs, regions = hoist(name, space, accs, regions)
     reverse = _longest_first(role, regions)
@@ -144,6 +145,17 @@ def build_kernel(name: str, group: Group, ri: ReductionInfo, axes: AxisInfo, opt
         notes.append("tiles run in reverse order (longest first): the live band grows with the tile index")
     return KernelPlan(name, space, role, p, r, accs, found, tuple(regions), (), (), False, reverse,
                       tuple(notes))
+
+
+def _dead_merged(regions: list[Region]) -> list[Region]:
+    """Neighbouring dead regions as one (|i - j| >= w cuts the dead side of a causal window at d = w too):
+    a tile straddling the cut between them is dead on both sides, so no edge body runs there."""
+    out: list[Region] = []
+    for r in regions:
+        if out and out[-1].dead and r.dead:
+            r = Region(out.pop().lo, r.hi, r.bases)
+        out.append(r)
+    return out
 
 
 def _shared_nodes(nodes, leaves):

@@ -50,18 +50,40 @@ def _input_only(graph: Graph) -> set[int]:
     return out
 
 
+def _computes_on_score_sized_input(graph: Graph, axes, pure: set[int]) -> set[int]:
+    """ids of the input-only nodes that compute something (not only casts and views) from a score-sized
+    input (CORM's threshold [Lq, Lk]): a kernel would load a whole tile of that input anyway, and the
+    work is done once. A cast alone saves nothing: the kernel loads the narrower input and casts it."""
+    # an input as large as the scores of a space (a view may give it the score axes; a vector expanded
+    # to them is no score-sized input)
+    area = min((axes.sizes[s.i] * axes.sizes[s.j] for s in axes.spaces), default=0)
+    reads, out = set(), set()
+    for n in graph.nodes:
+        if id(n) not in pure:
+            continue
+        if n.op is Op.INPUT and n.type.numel >= area or any(id(i) in reads for i in n.inputs):
+            reads.add(id(n))
+        if id(n) in reads and (n.op not in (Op.INPUT, Op.CAST, Op.VIEW) or any(id(i) in out for i in n.inputs)):
+            out.add(id(n))
+    return out
+
+
 def prologue(d: Draft) -> Draft:
     """Score-sized expressions of inputs alone that every head would recompute (log2 of CORM's
-    threshold): computed once, before the kernels."""
+    threshold): computed once, before the kernels. Only those that read a score-sized input: one of
+    vectors alone (ids[:, None] == ids[None, :], |pos_i - pos_j|) is cheaper to recompute in each tile
+    from its two small row and column loads than to load as an [Lq, Lk] tensor, and then no score-sized
+    tensor exists at all."""
     pos = frozen({id(n): k for k, n in enumerate(d.graph.nodes)})
     if not d.options.hoist_broadcast_inputs:
         return replace(d, pos=pos)
     graph, axes = d.graph, d.axes
     pure = _input_only(graph)
+    loads_tile = _computes_on_score_sized_input(graph, axes, pure)
     found = []
     for n in graph.nodes:
         space = axes.space_of(n)
-        if space is None or id(n) not in pure or n.op in (Op.INPUT, Op.CONST, Op.VIEW):
+        if space is None or id(n) not in loads_tile or n.op in (Op.INPUT, Op.CONST, Op.VIEW):
             continue
         broadcast = [c for c in space.batch if axes.sizes[c] > 1 and c not in axes.of(n)]
         maximal = any(id(u) not in pure or axes.space_of(u) is None for u in graph.uses(n))

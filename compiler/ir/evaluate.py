@@ -47,7 +47,8 @@ _BINARY = {
     Op.ADD: torch.add, Op.SUB: torch.sub, Op.MUL: torch.mul, Op.DIV: torch.div, Op.POW: torch.pow,
     Op.MAXIMUM: torch.maximum, Op.MINIMUM: torch.minimum, Op.GE: torch.ge, Op.GT: torch.gt,
     Op.LE: torch.le, Op.LT: torch.lt, Op.EQ: torch.eq, Op.NE: torch.ne, Op.AND: torch.logical_and,
-    Op.OR: torch.logical_or,
+    Op.OR: torch.logical_or, Op.FLOORDIV: torch.floor_divide, Op.REM: torch.remainder, Op.FMOD: torch.fmod,
+    Op.TRUNCDIV: lambda a, b: torch.div(a, b, rounding_mode="trunc"),
 }
 
 

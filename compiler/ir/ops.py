@@ -30,6 +30,12 @@ class Op(Enum):
     MAXIMUM = auto()
     MINIMUM = auto()
     POW = auto()
+    # integer division and remainder: FLOORDIV and REM round toward -inf (torch.floor_divide, Python's //
+    # and %, torch.remainder), TRUNCDIV and FMOD toward zero (rounding_mode="trunc", torch.fmod)
+    FLOORDIV = auto()
+    TRUNCDIV = auto()
+    REM = auto()
+    FMOD = auto()
     GE = auto()
     GT = auto()
     LE = auto()
@@ -63,7 +69,8 @@ class G:
     SOURCE = frozenset({Op.INPUT, Op.CONST, Op.IOTA})
     UNARY = frozenset({Op.NEG, Op.EXP, Op.EXP2, Op.LOG, Op.LOG2, Op.TANH, Op.ABS, Op.SQRT, Op.RECIP,
                        Op.NOT, Op.CAST})
-    ARITH = frozenset({Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.MAXIMUM, Op.MINIMUM, Op.POW})
+    INT_DIVISION = frozenset({Op.FLOORDIV, Op.TRUNCDIV, Op.REM, Op.FMOD})
+    ARITH = frozenset({Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.MAXIMUM, Op.MINIMUM, Op.POW}) | INT_DIVISION
     COMPARE = frozenset({Op.GE, Op.GT, Op.LE, Op.LT, Op.EQ, Op.NE})
     LOGICAL = frozenset({Op.AND, Op.OR, Op.NOT})
     BINARY = ARITH | COMPARE | frozenset({Op.AND, Op.OR})

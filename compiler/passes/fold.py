@@ -5,7 +5,9 @@ the matmul on (a matmul whose result is widened becomes a matmul with an f32 res
 the kernels do). Narrowing casts stay: the one before P·V is where the kernel casts P to fp16.
 Algebra: x / c becomes x · (1/c); scalar multiplies merge and distribute over sums whose terms absorb them
 (a mask where(p, -inf, 0) absorbs any positive scale), so (s/√d + mask)·log2(e) becomes
-s·(log2(e)/√d) + mask. A comparison with an exp2 moves to the log domain (no exp needed).
+s·(log2(e)/√d) + mask. A comparison with an exp2 moves to the log domain (no exp needed). A comparison
+of |e|, max(p, q) or min(p, q) of integers becomes comparisons of the parts, so that a window written
+|i - j| < w or j >= max(i - w, 0) is made of diagonal atoms (analysis/index.py) whose dead tiles are skipped.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from __future__ import annotations
 import math
 
 from compiler.ir.build import cast, ew
-from compiler.ir.dtypes import FLOATS, is_float
+from compiler.ir.dtypes import FLOATS, INTS, is_float
 from compiler.ir.node import Graph, Node, TensorType, const, node
-from compiler.ir.ops import Op
+from compiler.ir.ops import G, Op
 from compiler.passes import simplify as simplify_rules
 from compiler.passes.rewrite import P, Rule, cse, graph_rewrite
 from compiler.passes.simplify import _value_is, simplify
@@ -88,6 +90,31 @@ def _log_is_neg_inf(g: Node, y: Node) -> Node | None:
     return ew(Op.EQ, y, const(0.0, g.shape, y.dtype)) if is_float(y.dtype) else None  # keeps g's shape
 
 
+_FLIP = {Op.GE: Op.LE, Op.GT: Op.LT, Op.LE: Op.GE, Op.LT: Op.GT, Op.EQ: Op.EQ, Op.NE: Op.NE}
+_PARTED = frozenset({Op.ABS, Op.MAXIMUM, Op.MINIMUM})
+
+
+def _parted(n: Node) -> bool:
+    return n.op in _PARTED and n.dtype in INTS
+
+
+def _split_compare(g: Node, a: Node, b: Node) -> Node | None:
+    """x OP t with x = |e|, max(p, q) or min(p, q) of integers (no NaN, so each step is exact):
+    |e| >= t <=> e >= t or -e >= t, |e| < t <=> both, |e| == t <=> e == t or -e == t, != <=> both;
+    max(p, q) >= t <=> either part, min(p, q) >= t <=> both, dually for <= and <."""
+    x, t, op = (a, b, g.op) if _parted(a) else (b, a, _FLIP[g.op])
+    if x.op is Op.ABS:
+        parts = (x.inputs[0], ew(Op.NEG, x.inputs[0]))
+        either = op in (Op.GE, Op.GT, Op.EQ)
+    elif op in (Op.EQ, Op.NE):
+        return None
+    else:
+        parts = x.inputs
+        either = (op in (Op.GE, Op.GT)) == (x.op is Op.MAXIMUM)
+    out = ew(Op.OR if either else Op.AND, *(ew(op, p, t) for p in parts))
+    return out if out.shape == g.shape else None
+
+
 _S = P(name="c", where=scalar_constant)
 RULES: list[Rule] = [
     (P(Op.CAST, P(name="x"), name="c"), _widen),
@@ -110,6 +137,9 @@ RULES: list[Rule] = [
     # max(x, 0) == 0 <=> x <= 0 (a NaN x: false on both sides)
     (P(Op.EQ, P(Op.MAXIMUM, P(name="x"), P(where=_value_is(0))), P(where=_value_is(0)), name="e"),
      lambda e, x: ew(Op.LE, x, const(0.0, e.shape, x.dtype)) if is_float(x.dtype) else None),
+    (P(G.COMPARE, P(name="a"), P(name="b"), name="g",
+       where=lambda g: any(_parted(x) for x in g.inputs) and all(x.dtype in INTS for x in g.inputs)),
+     _split_compare),
     # row-statistic algebra that the fusion plan relies on to simplify rescale factors
     (P(Op.SUB, P(name="a"), P(Op.ADD, P(name="a"), P(name="b")), name="s"),
      lambda s, a, b: ew(Op.NEG, b, dtype=s.dtype) if b.shape == s.shape else None),

@@ -54,3 +54,26 @@ def assert_close(out: torch.Tensor, ref: torch.Tensor, dtype: str) -> None:
     err = (o - ref).abs()[finite]
     bound = (atol + rtol * ref.abs())[finite]
     assert bool((err <= bound).all()), f"max error {float(err.max()):.3g} beyond atol={atol} rtol={rtol}"
+
+
+def score_tensors_from_vectors(plan) -> list[str]:
+    """What the plan computes in torch (or a map kernel stores) with both axes of a score space that reads
+    no score-sized input: a mask or bias of row- and column-indexed vectors made an [Lq, Lk] tensor in
+    memory, where a kernel computes it per tile from two small loads. Each as the plan names it."""
+    from compiler.ir.node import upstream
+    from compiler.ir.ops import Op
+
+    axes, names = plan.axes, plan.names()
+    if axes is None or not axes.spaces:
+        return []
+    area = min(axes.sizes[s.i] * axes.sizes[s.j] for s in axes.spaces)
+    produced = [(t.node, [n for n in upstream([t.node]) if n is t.node or not names.in_graph(n)])
+                for t in plan.torch_steps if t.kind != "view"]
+    produced += [(n, [n]) for m in plan.maps for n in m.stores]
+    found = []
+    for root, computed in produced:
+        wide = [n for n in computed if n.op not in (Op.CONST, Op.INPUT) and axes.space_of(n) is not None]
+        reads_tile = any(n.op is Op.INPUT and n.type.numel >= area for n in upstream([root]))
+        if wide and not reads_tile:
+            found.append(names(root))
+    return found

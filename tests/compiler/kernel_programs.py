@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import torch
 
 FORMS = ("plain", "split", "diff")
-MASKS = ("none", "causal", "window", "padding", "bias", "alibi", "tril", "segments", "lengths", "positions")
+MASKS = ("none", "causal", "window", "padding", "bias", "alibi", "tril", "segments", "lengths", "positions",
+         "blocks", "strided", "decay")
 MODS = ("none", "softcap", "scale")
 ROW_STATS = ("row_max", "row_mean", "entropy", "lse", "max_values", "normalizer")
 COL_STATS = ("col_sum", "col_sq", "col_max", "col_mean", "col_any")
@@ -105,6 +106,21 @@ class Program(torch.nn.Module):
             pos, slopes = extra
             dist = (pos[:, None, lk - lq:, None] - pos[:, None, None, :]).abs().to(scores.dtype)
             return scores - slopes[None, :, None, None].to(scores.dtype) * dist
+        return self._index_mask(scores, i, j)
+
+    def _index_mask(self, scores, i, j):
+        """Masks and biases of index arithmetic: integer division and remainder of positions, float
+        slopes from an arange, exp2 and log of distances."""
+        s, b = self.spec, max(2, self.spec.window)
+        if s.mask == "blocks":  # block-local causal: a query sees its own key block and the one before
+            return scores.masked_fill((j // b > i // b) | (i // b - j // b >= 2), float("-inf"))
+        if s.mask == "strided":  # Sparse Transformer: every b-th key back, and the last b keys
+            return scores.masked_fill((j > i) | (((i - j) % b != 0) & (i - j >= b)), float("-inf"))
+        if s.mask == "decay":  # a log-distance decay with per-head slopes built in the program
+            heads = scores.shape[1]
+            slopes = torch.exp2(-torch.arange(1, heads + 1, dtype=torch.float32, device=scores.device) * 8 / heads)
+            dist = torch.log2(1 + (i - j).abs().to(torch.float32))
+            return scores - (slopes[:, None, None] * dist).to(scores.dtype)
         return scores
 
     def _stats(self, scores, probs):

@@ -83,3 +83,35 @@ def test_properties_render_as_text(options):
     text = compiler.dump(case.build(DIMS), tuple(case.inputs(DIMS, "float16", "cpu", 0).values()),
                          after="analyze", options=options)
     assert "atom" in text and "any over I (column statistic): finished, stage 1" in text
+
+
+@pytest.mark.parametrize("q_len,kv_len", [(12, 20), (1, 20), (12, 1)])
+def test_a_matmul_with_a_size_one_axis_beside_the_scores_is_a_vector(q_len, kv_len, options):
+    """q @ w (w [D, 1]) and u @ kᵀ (u [1, D]) beside q @ kᵀ are a column and a row vector: one score space,
+    whose rows or columns may still have length 1 (one query decoding, one key: then the vector of that
+    shape is as large as the scores and joins their space as a second matmul)."""
+    import torch
+
+    def program(q, k, u, w):
+        s = q @ k.transpose(-1, -2) + u @ k.transpose(-1, -2) + q @ w
+        return torch.softmax(s, -1).sum(-1)
+
+    q, k = torch.randn(2, q_len, 16), torch.randn(2, kv_len, 16)
+    props = _props(program, [q, k, torch.randn(1, 16), torch.randn(16, 1)], options)
+    (space,) = props.axes.spaces
+    assert (props.axes.sizes[space.i], props.axes.sizes[space.j]) == (q_len, kv_len)
+    assert len(space.dots) == (1 if min(q_len, kv_len) > 1 else 2) and not props.reductions[0].blocked
+
+
+def test_a_sliced_row_of_scores_stays_a_score_space(options):
+    """The last query's row (TOVA), a slice of q's rows: a restricted space of its own beside the full one,
+    though it has one row as q @ w has one column."""
+    import torch
+
+    def program(q, k):
+        p = torch.softmax(q @ k.transpose(-1, -2), -1)
+        return p.sum(-1), p[:, -1, :] * 2
+
+    props = _props(program, [torch.randn(2, 12, 16), torch.randn(2, 20, 16)], options)
+    sizes = props.axes.sizes
+    assert sorted((sizes[s.i], sizes[s.j]) for s in props.axes.spaces) == [(1, 20), (12, 20)]

@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 import torch
-from case_runner import assert_close
+from case_runner import assert_close, score_tensors_from_vectors
 from kernel_programs import COL_STATS, MASKS, ROW_STATS, LogBias, Program, Spec, log_bias_inputs, make_inputs, reference
 
 import compiler
@@ -34,6 +34,8 @@ def _run(spec: Spec, options, scale: float = 1.0):
 def test_masks(mask, options):
     fn = _run(Spec(mask=mask, batch=2, heads=4, kv_heads=2, q_len=37, kv_len=53), options)
     assert len(fn.plan.kernels) == 1 and not [t for t in fn.plan.torch_steps if t.kind == "fallback"]
+    # masks of vectors (segments, lengths, positions) are computed per tile: no [Lq, Lk] tensor, no prologue
+    assert not score_tensors_from_vectors(fn.plan) and not fn.explain().prologues, fn.plan.render()
 
 
 def test_sliding_window_skips_tiles_on_both_sides(options):

@@ -6,7 +6,7 @@ import math
 import warnings
 
 import pytest
-from case_runner import assert_close
+from case_runner import assert_close, score_tensors_from_vectors
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kernel_programs import (
@@ -90,3 +90,4 @@ def test_every_class_is_fused_where_it_can_be_and_never_refused(spec, scale, opt
     score = spec.batch * spec.heads * spec.q_len * spec.kv_len
     for f in report.fallbacks:
         assert math.prod(f.shape) < score or spec.q_len == 1 or spec.kv_len == 1, f
+    assert not score_tensors_from_vectors(fn.plan), report.plan

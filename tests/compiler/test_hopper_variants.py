@@ -24,13 +24,12 @@ from compiler.codegen.program import materialized
 from compiler.ir import build
 
 # per variant: the passes the target takes, and a phrase of the reason it gives for each other one
-ACCEPTED = {"diff": set(), "docs": set(), "snapkv_window": {"prog_k0"}, "snapkv_observation": {"prog_k0"},
+ACCEPTED = {"diff": set(), "docs": {"prog_k0"}, "snapkv_window": {"prog_k0"}, "snapkv_observation": {"prog_k0"},
             "tova": {"prog_k0"}, "cascade": set(), "partial_stats": {"prog_k0", "prog_k1"},
             "alibi_positions": {"prog_k0"}, "padded_lengths": {"prog_k0", "prog_k1"}, "sink_mass": {"prog_k0"},
-            "sigmoid": {"prog_k0"}, "learned_sinks": {"prog_k0", "prog_k1", "prog_k2"}}
+            "sigmoid": {"prog_k0"}, "learned_sinks": {"prog_k0", "prog_k1", "prog_k2"}, "learned_biases": {"prog_k0"}}
 SLICE = "is a slice of its source dim"  # a restricted score space: its operand is a slice of q or k
 WHY = {"diff": "from 2 matmuls",  # two softmaxes over q1·k1ᵀ and q2·k2ᵀ: two score matmuls per tile
-       "docs": "streams the score-sized",  # the document mask is a score-sized tensor torch computes
        "snapkv_window": SLICE, "snapkv_observation": SLICE, "sink_mass": SLICE,
        "tova": "(a store)",  # the last query's row of probabilities is written (a store of a restricted space)
        "cascade": "computed in the program"}  # V is cast to f32 before P·V: no TMA copy of an input
@@ -61,8 +60,8 @@ CLASSES = {
     "cum_mass": (Spec(stats=("cum_mass",)), {"prog_k0"}, None),
     "head_mean": (Spec(stats=("head_mean",), mask="padding"), {"prog_k0"}, None),
     "named_stats": (Spec(stats=("lse", "max_values"), mask="lengths"), {"prog_k0"}, None),
-    # the segment mask reaches the passes as a score-sized tensor (torch computes ids == ids), read per tile
-    "segments": (Spec(mask="segments", stats=("col_sum",)), set(), "streams the score-sized"),
+    # the segment mask (ids == ids) computed per tile from a row and a column load, in both passes
+    "segments": (Spec(mask="segments", stats=("col_sum",)), {"prog_k0", "prog_k1"}, None),
 }
 
 
@@ -117,11 +116,12 @@ def test_every_grammar_program_compiles_with_the_switch_on(spec, tmp_path_factor
 @pytest.mark.slow
 def test_accepted_variant_sources_compile_for_sm90(tmp_path):
     """Passes beside a torch region, passes that read another pass's finished statistics (learned sinks,
-    partial statistics) and the full pass of a program with a restricted space: sm_90 code with the
-    design's structure."""
+    partial statistics), the full pass of a program with a restricted space, a mask computed per tile
+    from row- and column-indexed loads (document ids) and row and column vectors from matmuls of their
+    own (learned biases): sm_90 code with the design's structure."""
     by_name = {v.name: v for v in VARIANTS}
     programs = [(n, by_name[n].build(), by_name[n].inputs(torch.Generator().manual_seed(0), torch.float16))
-                for n in ("learned_sinks", "partial_stats", "tova")]
+                for n in ("learned_sinks", "partial_stats", "tova", "docs", "learned_biases")]
     programs.append(("topk", Program(Spec(stats=("topk",))), make_inputs(Spec(stats=("topk",)))))
     compiled = 0
     for name, program, args in programs:
@@ -132,4 +132,4 @@ def test_accepted_variant_sources_compile_for_sm90(tmp_path):
         for r in results.values():
             check_design(r)
             compiled += 1
-    assert compiled == 7
+    assert compiled == 9

@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 import torch
-from case_runner import assert_close
+from case_runner import assert_close, score_tensors_from_vectors
 from variants import VARIANTS, reference
 
 import compiler
@@ -27,6 +27,7 @@ ROLES = {
     "sink_mass": ["row", "row"],  # the second streams only the sink keys
     "sigmoid": ["row"],
     "learned_sinks": ["row", "row", "row"],  # max, then the sum shifted by max(max, sink), then P·V
+    "learned_biases": ["row"],  # u @ kᵀ and q @ w are a row and a column vector, not score spaces
 }
 
 
@@ -58,6 +59,8 @@ def test_variant_is_fused_and_matches_float64(variant, options):
     for f in report.fallbacks:
         assert math.prod(f.shape) < score, f  # what torch does is small (a pooling, a merge of two rows)
     assert all(o.fused in ("fused", "partly") for o in report.outputs)
+    # a mask or bias of vectors indexed by row and column is computed per tile, never an [Lq, Lk] tensor
+    assert not score_tensors_from_vectors(fn.plan), report.plan
 
 
 def test_the_window_pass_streams_only_the_window(options):
@@ -72,3 +75,21 @@ def test_a_selected_row_is_written_by_a_pass_over_that_row(options):
     store = fn.plan.kernels[1]
     assert [a.sink.op for a in store.accumulators] == [None]  # written tile by tile, nothing reduced
     assert fn.plan.axes.sizes[store.p] == 1  # one query row
+
+
+@pytest.mark.parametrize("q_len,kv_len", [(1, 24), (24, 1), (1, 1)])
+def test_learned_biases_with_one_query_or_one_key(q_len, kv_len, options):
+    """One query decoding or one key: the scores are as small as the vectors beside them, and the space
+    stays (one query's row of scores is still streamed by a pass); float64 agrees."""
+    variant = next(v for v in VARIANTS if v.name == "learned_biases")
+    g = torch.Generator().manual_seed(1)
+    q, k, v = (torch.randn(1, 2, n, 16, generator=g).half() for n in (q_len, kv_len, kv_len))
+    u, w = (torch.randn(2, *s, generator=g).mul(0.2).half() for s in ((1, 16), (16, 1)))
+    module, args = variant.build(), (q, k, v, u, w)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fn = compiler.compile(module, args, options=options, name="learned_biases_small")
+    (space,) = fn.plan.axes.spaces
+    assert (fn.plan.axes.sizes[space.i], fn.plan.axes.sizes[space.j]) == (q_len, kv_len)
+    assert not fn.explain().regions
+    assert_close(fn(*args), reference(module, args)[0], "float16")

@@ -204,6 +204,20 @@ class TopKVotes(torch.nn.Module):
         return p.to(q.dtype) @ v, p.topk(3, dim=-1).values.sum(-1)
 
 
+class LearnedBiases(torch.nn.Module):
+    """Transformer-XL's content bias with a learned per-query temperature (2024 long-context and
+    temperature-scaled softmax code): a learned vector per head scores every key (u @ kᵀ: [1, Lk] per
+    head) and a learned [D, 1] projection of each query sets its temperature (q @ w: [Lq, 1]). Neither
+    matmul is a score space: they are a row and a column vector the pass loads per tile."""
+
+    def forward(self, q, k, v, u, w):
+        kt = k.transpose(-1, -2)
+        temperature = 1 + torch.sigmoid((q @ w).float())
+        s = (q @ kt + u @ kt).float() * temperature / math.sqrt(q.shape[-1])
+        s = s.masked_fill(_causal(q.shape[-2], k.shape[-2], q.device), float("-inf"))
+        return torch.softmax(s, -1).to(q.dtype) @ v
+
+
 @dataclass(frozen=True)
 class Variant:
     name: str
@@ -265,6 +279,12 @@ def _sinks(g, dtype, shape: Shape = Shape()):
     return (*qkv(g, dtype, shape), torch.randn(shape.heads, generator=g))
 
 
+def _learned(g, dtype, shape: Shape = Shape()):
+    h, d = shape.heads, shape.head_dim
+    u, w = torch.randn(h, 1, d, generator=g) * 0.2, torch.randn(h, d, 1, generator=g) * 0.2
+    return (*qkv(g, dtype, shape), u.to(dtype), w.to(dtype))
+
+
 VARIANTS = (
     Variant("diff", DiffAttention, lambda g, dt, shape=Shape(): qkv(g, dt, shape, kv_heads=shape.heads // 2)),
     Variant("docs", DocumentMasked, _docs),
@@ -278,6 +298,7 @@ VARIANTS = (
     Variant("sink_mass", SinkMass, qkv),
     Variant("sigmoid", SigmoidAttention, qkv),
     Variant("learned_sinks", LearnedSinks, _sinks),
+    Variant("learned_biases", LearnedBiases, _learned),
 )
 
 
