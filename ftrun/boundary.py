@@ -39,6 +39,16 @@ def command(fn):
     return wrapper
 
 
+def check_environment() -> None:
+    """The environment variables ftrun reads (jobs/environment.py), checked before any command runs."""
+    from jobs.environment import BadEnvironment, environment
+
+    try:
+        environment()
+    except BadEnvironment as e:
+        raise FtrunError(str(e)) from None
+
+
 def os_error(e: OSError) -> str:
     where = f" {e.filename}" if e.filename else ""
     if e.errno == errno.ENOSPC:

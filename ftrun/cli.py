@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from ftrun.boundary import checked_runs, command
+from ftrun.boundary import check_environment, checked_runs, command
 from ftrun.clihelp import App, show_version
 from ftrun.errors import FtrunError
 
@@ -32,9 +32,11 @@ Json = Annotated[bool, typer.Option("--json", help="print JSON instead of tables
 
 
 @app.callback()
+@command
 def _top(version: Annotated[bool, typer.Option(
         "--version", callback=show_version, is_eager=True, help="print ftrun's version and commit, and exit")] = False):
     """Run the FlashTensor evaluation (Fig. 12-14) on Slurm or here, and draw its figures."""
+    check_environment()
 
 
 def _settings(config: Path | None, runs_dir: Path | None):
@@ -79,6 +81,8 @@ def submit(
     from ftrun import render
     from ftrun.submit import Request, submit_experiment
 
+    if not poll > 0:
+        raise FtrunError(f"--poll {poll:g}: give a positive number of seconds between looks at Slurm")
     settings = _settings(config, runs_dir)
     gpu_list = tuple(g.strip() for g in gpus.split(",") if g.strip()) if gpus else None
     request = Request(experiment, cluster, scale, tuple(only or ()), force, weights, gpu_list)
@@ -174,6 +178,8 @@ def retry(
     from ftrun.submit import run_plans
 
     settings = _settings(config, runs_dir)
+    if cluster is not None:
+        settings.cluster(cluster)
     plans = manage.retry(settings, only or [], error_class or [], cluster, settings.runs)
     if not plans:
         render.line("no failed case matches: nothing to retry")

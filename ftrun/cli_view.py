@@ -53,6 +53,10 @@ def status(
     if every < 1:
         raise FtrunError(f"--every {every:g}: give at least 1 second between refreshes")
     settings = _settings(config, runs_dir)
+    if experiment is not None:
+        from ftrun.campaign import find_experiment
+
+        find_experiment(experiment)
     parallel = {name: c.max_tasks for name, c in settings.clusters.items()}
     while True:
         report = collect(settings.runs, experiment, parallel=parallel, with_cases=cases or why or as_json)
@@ -208,6 +212,11 @@ def bench_kernels(
     bad = [n for n in seqlen or [] if n <= 0]
     if bad:
         raise FtrunError(f"--seqlen {bad[0]}: give a positive sequence length (the paper's: 1024 to 16384)")
+    for length in seqlen or []:
+        try:
+            SCALES[scale].seq(length)
+        except ValueError as e:
+            raise FtrunError(f"--seqlen {length}: {e}") from None
     if local_device() == "cpu":
         # no GPU: the compiler's kernels run in Triton's interpreter, decided before Triton is imported
         os.environ.setdefault("TRITON_INTERPRET", "1")

@@ -8,8 +8,13 @@ with the classes below, so no help string has to remember either.
 
 from __future__ import annotations
 
+import sys
+
 import typer
 from typer.core import TyperCommand, TyperGroup
+
+# click's base of usage errors: typer vendors click in newer releases and re-exports only some of it
+ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
 def _tidy(params, help_option) -> None:
@@ -34,6 +39,29 @@ class Group(TyperGroup):
         option = super().get_help_option(ctx)
         _tidy(self.params, option)
         return option
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """As click's, but a usage error (an unknown command or option, a value of the wrong type, a missing
+        argument) is one line and exit status 1, like every other error the user can cause."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except ClickException as e:
+            if type(e).__name__ == "NoArgsIsHelpError":
+                # a bare `ftrun` or `ftrun results`: its help was printed, which is what was asked for
+                sys.exit(0)
+            from ftrun import render
+
+            where = e.ctx.command_path if getattr(e, "ctx", None) else (prog_name or "ftrun")
+            render.error(f"{where}: {e.format_message()} (see `{where} --help`)")
+            sys.exit(1)
+        except typer.Abort:
+            from ftrun import render
+
+            render.error("interrupted")
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 class App(typer.Typer):

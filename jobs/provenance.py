@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from jobs.environment import environment
+
 _NVSMI_FIELDS = "name,driver_version,clocks.sm,clocks.mem,clocks.max.sm,power.limit,temperature.gpu"
 
 
@@ -25,7 +27,7 @@ def _run(cmd: list[str], cwd: str | None = None) -> str | None:
 def code_version() -> dict:
     """The code's git commit. FTRUN_CODE_COMMIT, when set, says it instead: for code that travelled as a
     copy of a work tree, whose .git (if any came along) need not match the files."""
-    said = os.environ.get("FTRUN_CODE_COMMIT")
+    said = environment().code_commit
     if said:
         return {"commit": said, "dirty": None}
     root = str(Path(__file__).resolve().parent.parent)

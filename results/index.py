@@ -336,10 +336,22 @@ def _open(path: Path) -> sqlite3.Connection:
 
 def _database_error(path: Path, e: sqlite3.DatabaseError) -> str:
     text = str(e)
+    if "full" in text or _no_space(path.parent):
+        # SQLite says "disk I/O error" when its journal cannot grow: not damage, and a rebuild would fail too
+        return (f"no space left on the device of {path.parent} ({text}): free some space; finished results "
+                "are kept")
     if "readonly" in text or "unable to open" in text:
         return (f"cannot write the index {path} ({text}): the runs folder must be writable; "
                 "choose another with --runs-dir")
     return f"the index {path} is damaged ({text}): run `ftrun results rebuild` to rebuild it from the result files"
+
+
+def _no_space(folder: Path) -> bool:
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < (1 << 20)
 
 
 def _stamp(path: Path) -> str | None:

@@ -6,6 +6,7 @@ import os
 import time
 from pathlib import Path
 
+from jobs.environment import environment
 from jobs.systems.base import NotSupported, System, module_missing
 
 
@@ -14,10 +15,9 @@ class FlashTensor(System):
     options: dict = {}  # CompileOptions fields this variant sets
 
     def __init__(self, cache_dir: Path | None = None):
-        default = Path.home() / ".cache" / "ftrun" / "autotune"
-        self.cache_dir = Path(cache_dir or os.environ.get("FTRUN_AUTOTUNE_CACHE") or default)
-        # the worker is the process boundary: the compiler itself reads no environment variable
-        self.autotune_space = os.environ.get("FTRUN_AUTOTUNE_SPACE", "default")
+        env = environment()  # the compiler itself reads no environment variable
+        self.cache_dir = Path(cache_dir or env.autotune_cache)
+        self.autotune_space = env.autotune_space
         self._details: dict = {}
 
     def unavailable(self) -> str | None:

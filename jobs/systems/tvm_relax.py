@@ -26,6 +26,7 @@ import json
 import os
 from pathlib import Path
 
+from jobs.environment import environment
 from jobs.systems.attention_library import kernel_view
 from jobs.systems.base import NotSupported, System, module_missing
 from results.case import CaseSpec
@@ -36,11 +37,11 @@ DEFAULT_CACHE = Path(__file__).resolve().parents[2] / ".carry" / "tvm" / "module
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("FTRUN_TVM_CACHE") or DEFAULT_CACHE)
+    return environment().tvm_cache or DEFAULT_CACHE
 
 
 def tuning_trials(spec: CaseSpec) -> int:
-    return int(spec.option("tvm_trials") or os.environ.get("FTRUN_TVM_TRIALS") or 0)
+    return int(spec.option("tvm_trials") or environment().tvm_trials)
 
 
 def target_name(device_type: str, capability: tuple[int, int] | None = None) -> str:

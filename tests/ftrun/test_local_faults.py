@@ -131,3 +131,109 @@ def test_a_worker_whose_parent_is_stopped_still_keeps_its_case_limit(work):
     out = ftrun.communicate(timeout=120)[0]
     assert ftrun.returncode == 0, out
     assert [r["error_class"] for r in records(work)] == ["timeout"]
+
+
+def ftrun(*args, timeout: float = 600, **env) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ftrun", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **env})
+
+
+def one_line(out: subprocess.CompletedProcess, *words: str) -> None:
+    assert "Traceback" not in out.stdout + out.stderr, out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert out.returncode == 1 and len(lines) == 1 and lines[0].startswith("error:"), out.stderr
+    assert all(w in " ".join(lines[0].split()) for w in words), lines[0]
+
+
+@pytest.fixture
+def small_disk(work):
+    """The runs folder on a 16 MiB tmpfs (the tests run as root)."""
+    runs = work / "ftrun-runs"
+    runs.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(runs)], check=True)
+    yield runs
+    subprocess.run(["umount", "-l", str(runs)], check=True)
+
+
+def fill(folder: Path) -> None:
+    with open(folder / "filler", "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * (1 << 16))
+                f.flush()
+        except OSError:
+            pass
+
+
+def test_a_full_disk_is_one_line_and_loses_nothing(work, small_disk):
+    args = ("busy", "--cluster", "box", "--only", "model=attn")
+    first = ftrun("submit", *args, FTRUN_FAKE_SLOW_S="0.1")
+    assert first.returncode == 0, first.stderr
+    done = {p.name: p.read_bytes() for p in (small_disk / "results").glob("*.json")}
+    assert len(done) == 3
+    fill(small_disk)
+    for cmd in (("submit", "busy", "--cluster", "box", "--force", "--only", "model=h2o"),
+                ("submit", "busy", "--cluster", "box", "--only", "model=h2o"), ("status",)):
+        # status too: it brings the index up to date first, which needs room for SQLite's journal
+        one_line(ftrun(*cmd, FTRUN_FAKE_SLOW_S="0.1"), "no space left")
+    assert {p.name: p.read_bytes() for p in (small_disk / "results").glob("*.json")} == done
+    (small_disk / "filler").unlink()
+    again = ftrun("submit", "busy", "--cluster", "box", FTRUN_FAKE_SLOW_S="0.1")
+    assert again.returncode == 0, again.stderr
+    got = records(work)
+    assert all(r["state"] == "done" for r in got)
+    # attn's three results kept and not run again; every other case of the campaign run once, after the fault
+    assert {p.name: p.read_bytes() for p in (small_disk / "results").glob("*.json") if p.name in done} == done
+    assert sum(r["case"]["model"] == "attn" for r in got) == 3
+    assert max(Counter((r["run"]["campaign"], r["run"]["chunk"], r["run"]["position"]) for r in got).values()) == 1
+    campaigns = {}
+    for r in got:  # the torch baseline runs first and last in a chunk; no case runs in two submits
+        campaigns.setdefault(r["key"], set()).add(r["run"]["campaign"])
+    assert all(len(c) == 1 for c in campaigns.values())
+
+
+def test_a_poisoned_import_is_refused_file_by_file(work, tmp_path_factory):
+    assert ftrun("submit", "busy", "--cluster", "box", "--only", "model=attn", FTRUN_FAKE_SLOW_S="0.1").returncode == 0
+    good = sorted((work / "ftrun-runs" / "results").glob("*.json"))[0]
+    other = tmp_path_factory.mktemp("other") / "ftrun-runs"
+    (other / "results").mkdir(parents=True)
+    record = json.loads(good.read_text())
+    secret = tmp_path_factory.mktemp("outside") / "secret.json"
+    secret.write_text(good.read_text())
+    secret.chmod(0o600)
+    poisons = {
+        "negative.json": {**record, "timing": {**record["timing"], "median": -3}},
+        "future.json": {**record, "finished": "9999-01-01T00:00:00+00:00"},
+        "nodims.json": {**record, "case": {k: v for k, v in record["case"].items() if k != "dims"}},
+        "typed.json": {**record, "error": 5},
+    }
+    for name, content in poisons.items():
+        (other / "results" / name).write_text(json.dumps(content))
+    (other / "results" / "nan.json").write_text(good.read_text().replace(str(record["timing"]["median"]), "NaN", 1))
+    (other / "results" / "link.json").symlink_to(secret)
+    before = sorted(p.name for p in (work / "ftrun-runs" / "results").iterdir())
+    out = ftrun("results", "import", other)
+    assert "Traceback" not in out.stdout + out.stderr, out.stderr
+    text = " ".join((out.stdout + out.stderr).split())
+    for name in [*poisons, "nan.json", "link.json"]:
+        assert name in text, (name, text)
+    assert sorted(p.name for p in (work / "ftrun-runs" / "results").iterdir()) == before
+    for cmd in (("status",), ("results", "export", "--csv", work / "x.csv"), ("plot", "busy", "--out", work / "fig")):
+        res = ftrun(*cmd)
+        assert res.returncode == 0 and "Traceback" not in res.stderr, (cmd, res.stderr)
+
+
+def test_a_corrupt_index_is_one_line_and_rebuild_recovers(work):
+    assert ftrun("submit", "busy", "--cluster", "box", "--only", "model=attn", FTRUN_FAKE_SLOW_S="0.1").returncode == 0
+    runs = work / "ftrun-runs"
+    files = {p.name: p.read_bytes() for p in (runs / "results").glob("*.json")}
+    for extra in runs.glob("index.sqlite-*"):
+        extra.unlink()
+    (runs / "index.sqlite").write_bytes(b"this is not a database" * 100)
+    one_line(ftrun("status"), "results rebuild")
+    rebuilt = ftrun("results", "rebuild")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    out = ftrun("status", "--json")
+    assert out.returncode == 0, out.stderr
+    assert {p.name: p.read_bytes() for p in (runs / "results").glob("*.json")} == files
+    assert out.stdout.count('"DONE"') >= 1 or "DONE" in out.stdout
