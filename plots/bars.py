@@ -116,5 +116,6 @@ def _panel(ax, panel: list[Row], slots: list[str]) -> None:
         ax.text(0.5, 0.97, lines[0], transform=ax.transAxes, ha="center", va="top", fontsize=6.5,
                 fontweight="bold")
     if drift:
-        ax.text(0.98, 0.80 if gain else 0.97, drift, transform=ax.transAxes, ha="right", va="top", fontsize=6,
+        # at the left: the last slot, the compiler's, may hold a state label as tall as the panel
+        ax.text(0.02, 0.80 if gain else 0.97, drift, transform=ax.transAxes, ha="left", va="top", fontsize=6,
                 color="#d35400", fontweight="bold")
