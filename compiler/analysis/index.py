@@ -5,7 +5,10 @@ of two such expressions whose i and j coefficients cancel (a*(j - i) + c >= 0) d
 offset d = j - i: it is an *atom*, true on one side of a threshold. The thresholds of all atoms cut the
 d line into intervals; inside one interval every atom is a constant, so a tile that lies inside it can be
 computed with the mask folded away, and a tile where the folded expression is the reduction's identity is
-dead (skipped). Comparisons of other index forms stay as they are: always computed, never skipped.
+dead (skipped). A comparison of one index with a constant (j < 4: attention sinks) is an *axis atom*, true
+on one side of a threshold on that index; a pass cuts its streamed index by them (axis_atoms) to skip the
+tiles of a diagonal region that are dead there. Comparisons of other index forms stay as they are: always
+computed, never skipped.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ class Affine:
 
 @dataclass(frozen=True)
 class Atom:
-    """A comparison that is a function of d = j - i only: `kind` in ge (d >= t), lt, eq, ne."""
+    """A comparison that is a function of d = j - i only: `kind` in ge (d >= t), lt, eq, ne. (An axis atom
+    is the same with one index in place of d.)"""
 
     node: Node
     kind: str
@@ -95,7 +99,12 @@ def _atom(n: Node, f: Affine) -> Atom | None:
     """Normalize `f(i, j) OP 0` with f = a*(j - i) + c into an Atom on d = j - i."""
     if f.i != -f.j or f.j == 0:
         return None
-    op, a, c = n.op, f.j, Fraction(f.c)
+    return _threshold(n, f.j, f.c)
+
+
+def _threshold(n: Node, a: int, c: int) -> Atom | None:
+    """Normalize `a*x + c OP 0` (a != 0) into an Atom on x: `x OP' t`."""
+    op, c = n.op, Fraction(c)
     if a < 0:
         op, a, c = _FLIP[op], -a, -c
     x = -c / a  # the predicate is `d OP x`
@@ -112,17 +121,30 @@ def _atom(n: Node, f: Affine) -> Atom | None:
     return Atom(n, "eq" if op is Op.EQ else "ne", int(x))
 
 
-def atoms(nodes, axes: AxisInfo, space: Space) -> tuple[Atom, ...]:
-    """The diagonal atoms among `nodes` (comparisons of affine index expressions)."""
+def _compared(nodes, axes: AxisInfo, space: Space):
+    """(comparison, f) for each comparison among `nodes` of two affine index expressions: `f OP 0`."""
     memo: dict[int, Affine | None] = {}
-    found = []
     for n in nodes:
         if n.op not in G.COMPARE:
             continue
         a, b = (_affine(x, axes, space, memo) for x in n.inputs)
-        if a is None or b is None:
-            continue
-        atom = _atom(n, a + b.scale(-1))
+        if a is not None and b is not None:
+            yield n, a + b.scale(-1)
+
+
+def atoms(nodes, axes: AxisInfo, space: Space) -> tuple[Atom, ...]:
+    """The diagonal atoms among `nodes` (comparisons of affine index expressions)."""
+    found = (_atom(n, f) for n, f in _compared(nodes, axes, space))
+    return tuple(a for a in found if a is not None)
+
+
+def axis_atoms(nodes, axes: AxisInfo, space: Space, cls: int) -> tuple[Atom, ...]:
+    """The atoms on one index among `nodes`: comparisons of index `cls` (space.i or space.j) with a
+    constant, each an Atom whose threshold is on that index."""
+    found = []
+    for n, f in _compared(nodes, axes, space):
+        a, other = (f.i, f.j) if cls == space.i else (f.j, f.i)
+        atom = _threshold(n, a, f.c) if a != 0 and other == 0 else None
         if atom is not None:
             found.append(atom)
     return tuple(found)

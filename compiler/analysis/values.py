@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 
-from compiler.ir.node import Node, const, is_const
-from compiler.ir.ops import Op
+from compiler.ir.node import Node, const, is_const, upstream
+from compiler.ir.ops import G, Op
 from compiler.passes import simplify
 from compiler.passes.rewrite import Memo, P, Rule, rewrite_node
 
@@ -55,12 +55,16 @@ DEAD_RULES: list[Rule] = [
 
 def specialize(root: Node, truths: dict[int, bool], keep=()) -> Node:
     """root with every atom (id -> truth) replaced by its constant, folded under the finite assumption.
-    Nodes in `keep` (the running statistics a tile expression refers to) are left as they are."""
+    Nodes in `keep` (the running statistics a tile expression refers to) are left as they are, unless they
+    compute from an atom (a mask of one index, j < 4, is small, yet has a truth on the region)."""
     subst: Rule = (P(where=lambda n: id(n) in truths, name="a"),
                    lambda a: const(truths[id(a)], a.shape, a.dtype))
     memo = Memo()
+    known = {k for k, t in truths.items() if t is not None}
     for n in keep:
-        memo.put(n, n)
+        # up to reductions: a statistic read from the loop is kept even if its own masks were atoms
+        if not any(id(u) in known for u in upstream([n], lambda u: u.op not in G.REDUCE and u.op is not Op.DOT)):
+            memo.put(n, n)
     return rewrite_node(root, [subst] + simplify.RULES + DEAD_RULES, memo)
 
 

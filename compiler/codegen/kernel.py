@@ -117,7 +117,8 @@ class KernelWriter:
         column = k.role == "column"
         spans = region_bounds([(r.lo, r.hi) for r in k.regions], column) if k.regions else [(0, 0, None)]
         p_size, r_size = self.ctx.axes.sizes[k.p], self.ctx.axes.sizes[k.r]
-        self.bounds, self.segments = segment_code(spans, p_size, r_size, lambda i: k.regions[i].dead, self.ctx.lang)
+        self.bounds, self.segments = segment_code(spans, p_size, r_size, lambda i: k.regions[i].dead, self.ctx.lang,
+                                                  lambda i: (k.regions[i].live, k.regions[i].owners))
         out = self.loop_setup(self.bounds)
         shifts = {id(a.shift) for a in k.accumulators if a.shift is not None}
         for seg in self.segments:

@@ -9,10 +9,11 @@ that splits or refuses a fusion is recorded as a Rejected candidate with its rea
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 from compiler.analysis.axes import AxisInfo, Space
-from compiler.analysis.index import atoms, intervals
+from compiler.analysis.index import atoms, axis_atoms, intervals
 from compiler.analysis.reductions import ReductionInfo, Sink
 from compiler.analysis.values import is_identity, specialize
 from compiler.fusion.plan import Accumulator, KernelPlan, Region, Rejected
@@ -128,16 +129,16 @@ def build_kernel(name: str, group: Group, ri: ReductionInfo, axes: AxisInfo, opt
     leaves = [n for n in upstream([a.base for a in accs]) if not axes.quadratic(n, space)]
     accs = _shared(accs, leaves)
     found = atoms(upstream([a.base for a in accs]), axes, space)
+    cuts = tuple((axis_atoms(upstream([a.base for a in accs]), axes, space, c), axes.sizes[c]) for c in (r, p))
     regions = []
-    if options.skip_dead_tiles and found:
+    if options.skip_dead_tiles and (found or any(c for c, _ in cuts)):
         for lo, hi in intervals(found):
-            truths = {}
-            for a in found:
-                t = a.truth(lo, hi)
-                truths[id(a.node)] = t
+            truths = {id(a.node): a.truth(lo, hi) for a in found}
             folded = tuple(_fold(a, truths, leaves) for a in accs)
-            regions.append(Region(lo, hi, _shared_nodes(folded, leaves)))
+            regions.append(_cut(Region(lo, hi, _shared_nodes(folded, leaves)), truths, cuts, accs, leaves))
         regions = _dead_merged(regions)
+        if not found and all(g.live is g.owners is None and not g.dead for g in regions):
+            regions = []  # index cuts alone that skip nothing: one loop, as without them
     if hoist is not None and regions:
         accs, regions = hoist(name, space, accs, regions)
     reverse = _longest_first(role, regions)
@@ -145,6 +146,33 @@ def build_kernel(name: str, group: Group, ri: ReductionInfo, axes: AxisInfo, opt
         notes.append("tiles run in reverse order (longest first): the live band grows with the tile index")
     return KernelPlan(name, space, role, p, r, accs, found, tuple(regions), (), (), False, reverse,
                       tuple(notes))
+
+
+def _cut(region: Region, truths: dict[int, bool], cuts, accs, leaves) -> Region:
+    """The region with the intervals of the streamed index and of the program's index where it is live
+    (`cuts`: the atoms and the size of each index): dead outside them, where every accumulator folds to its
+    identity.
+    Its bases stay folded for the diagonal alone: a tile straddling a cut computes those comparisons."""
+    if region.dead:
+        return region
+    live, owners = (_live_spans(truths, c, size, accs, leaves) for c, size in cuts)
+    if () in (live, owners):
+        return replace(region, bases=(None,) * len(region.bases))
+    return replace(region, live=live, owners=owners)
+
+
+def _live_spans(truths: dict[int, bool], cuts, size: int, accs, leaves) -> tuple[tuple[float, float], ...] | None:
+    """The intervals of one index (cut by its atoms; its values are 0 .. size - 1) where some accumulator
+    of the region is not its identity, whatever the other index is; None where it is live at every index."""
+    live: list[tuple[float, float]] = []
+    for lo, hi in intervals(cuts):
+        both = truths | {id(a.node): a.truth(lo, hi) for a in cuts}
+        if hi < 0 or lo >= size or all(_fold(a, both, leaves) is None for a in accs):
+            continue
+        if live and live[-1][1] + 1 == lo:
+            lo = live.pop()[0]
+        live.append((lo, hi))
+    return None if live and live[0][0] <= 0 and live[-1][1] >= size - 1 and len(live) == 1 else tuple(live)
 
 
 def _dead_merged(regions: list[Region]) -> list[Region]:
@@ -185,8 +213,14 @@ def _longest_first(role: str, regions) -> bool:
     longer for larger i; dead regions below it make a column program's loop longer for larger j."""
     if not regions:
         return False
-    dead_above = regions[-1].dead
-    dead_below = regions[0].dead
+    dead_above, dead_below = _idle(regions[-1]), _idle(regions[0])
     if role == "row":
         return dead_above and not dead_below
     return dead_below and not dead_above
+
+
+def _idle(region: Region) -> bool:
+    """Whether a region adds no work that grows with the program's tile: dead, or live only up to a
+    fixed index of the streamed axis or for programs up to a fixed one."""
+    return region.dead or any(spans is not None and not math.isinf(spans[-1][1])
+                              for spans in (region.live, region.owners))

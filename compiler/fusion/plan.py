@@ -31,7 +31,7 @@ class Accumulator:
 
 @dataclass(frozen=True, eq=False)
 class Region:
-    """Tiles whose diagonal offsets d = j - i all lie in [lo, hi]: every atom is constant there.
+    """Tiles whose diagonal offsets d = j - i all lie in [lo, hi]: every diagonal atom is constant there.
     `bases[k]` is accumulator k's base folded for the region, None when it is the identity (dead).
     `hoisted`: the torch steps that computed the region's contribution once for all heads (its bases are
     then None: the kernel skips it like a dead region)."""
@@ -40,6 +40,10 @@ class Region:
     hi: float
     bases: tuple[Node | None, ...]
     hoisted: tuple[Node, ...] = ()
+    # the intervals [lo, hi] of the streamed index outside which every base is the identity (comparisons
+    # of that index with constants: attention sinks), in increasing order; None: live at every index
+    live: tuple[tuple[float, float], ...] | None = None
+    owners: tuple[tuple[float, float], ...] | None = None  # the same for the index of the program's tile
 
     @property
     def dead(self) -> bool:
@@ -259,6 +263,11 @@ def _render_kernel(k: KernelPlan, names: Names) -> list[str]:
         if r.hoisted:
             state = ("dead for the kernel: their contribution (head-independent) computed once before it, as "
                      + ", ".join(names(n) for n in r.hoisted))
+        where = [f"{index} in " + ", ".join(fmt_interval(max(lo, 0), hi) for lo, hi in spans)
+                 for index, spans in zip(("j", "i") if k.role == "row" else ("i", "j"), (r.live, r.owners))
+                 if spans is not None and not r.dead]
+        if where:
+            state += f" where {' and '.join(where)}, dead elsewhere: skipped"
         lines.append(f"  tiles with j - i in {fmt_interval(r.lo, r.hi)}: {state}")
     if k.epilogue:
         lines.append("  epilogue: " + ", ".join(names(n) for n in k.epilogue))

@@ -2,11 +2,13 @@
 
 A key j is visible to query i (shifted by Lk - Lq, as decoding aligns them) when i - w < j <= i. The row
 pass starts its key loop at the first tile that holds a visible key and ends it after the diagonal; the
-column pass visits only the query tiles whose window reaches its keys. The loop bounds are read from the
+column pass visits only the query tiles whose window reaches its keys. Attention sinks beside the window
+(keys j < sinks seen by every later query) add only their own tiles. The loop bounds are read from the
 emitted Triton source and evaluated for every program, so the test checks the code that runs."""
 
 import re
 import warnings
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -175,3 +177,95 @@ def test_a_window_buffer_is_read_at_every_call(options):
         fn = compiler.compile(module, args, options=options, name="win_buffer")
     module.window.fill_(3)
     assert_close(fn(*args), reference(module, args)[0], "float16")
+
+
+class SinkWindow(torch.nn.Module):
+    """StreamingLLM's attention sinks beside a causal window (README's example), plus each key's attention
+    mass: the first `sinks` keys and the last `window` ones are visible to each query."""
+
+    def __init__(self, sinks, window):
+        super().__init__()
+        self.sinks, self.window = sinks, window
+
+    def visible(self, i, j):
+        return (j <= i) & ((j < self.sinks) | (j > i - self.window))
+
+    def forward(self, q, k, v):
+        s = (q @ k.transpose(-1, -2)).float() / 4
+        s = s.masked_fill(~self.visible(*_positions(q, k)), float("-inf"))
+        p = torch.softmax(s, -1)
+        return p.to(q.dtype) @ v, p.sum(-2)
+
+
+# sinks inside the first tile, past a tile boundary, as many as the window or more, none (j < 0)
+SINK_WINDOWS = [(4, 9), (5, 32), (20, 9), (16, 16), (1, 40), (0, 9)]
+
+
+def _seen(visible, role: str, p0: int, block_m: int, block_n: int) -> list[int]:
+    """The streamed tiles of block_n holding an element that the program's nominal tile p0 .. p0 +
+    block_m - 1 sees (row: its queries' visible keys; column: the queries that see one of its keys)."""
+    own = torch.arange(p0, p0 + block_m)
+    if role == "row":
+        i, j, size = own[:, None] + (L_K - L_Q), torch.arange(L_K)[None, :], L_K
+    else:
+        i, j, size = torch.arange(L_Q)[:, None] + (L_K - L_Q), own[None, :], L_Q
+    seen = visible(i, j).expand(i.shape[0], j.shape[1])  # a mask of one index alone broadcasts
+    hit = seen.any(0) if role == "row" else seen.any(1)
+    return sorted({r // block_n * block_n for r in hit.nonzero().flatten().tolist() if r < size})
+
+
+@pytest.mark.parametrize("sinks,window", SINK_WINDOWS)
+@pytest.mark.parametrize("block_m,block_n", [(16, 16), (32, 16), (16, 64)])
+def test_sink_window_passes_visit_the_sinks_and_the_window_only(sinks, window, block_m, block_n, options):
+    """The row pass visits the tiles of keys j < sinks, then the window, nothing between; the column
+    pass visits the rows below the window only for programs owning a sink key."""
+    module = SinkWindow(sinks, window)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c = run_pipeline(Compilation(module, _inputs(), options, "sink"), until="codegen")
+    sources, text = {s.name: s.source for s in c.sources}, c.plan.render()
+    assert [k.role for k in c.plan.kernels] == ["row", "column"], text
+    row, column = c.plan.kernels
+    if sinks:
+        assert (row.regions[0].live, column.regions[0].owners) == (((-float("inf"), sinks - 1),),) * 2, text
+        assert f"where j in [0, {sinks - 1}], dead elsewhere: skipped" in text
+    else:  # j < 0 holds nowhere: below the window is dead, as for a plain window
+        assert [r.dead for r in row.regions] == [r.dead for r in column.regions] == [True, False, True], text
+    for k in c.plan.kernels:
+        for p0 in range(0, L_Q if k.role == "row" else L_K, block_m):
+            visited = _visited(sources[k.name], p0, block_m, block_n)
+            assert len(visited) == len(set(visited)), (k.role, p0, visited)  # no tile twice
+            assert sorted(visited) == _seen(module.visible, k.role, p0, block_m, block_n), (k.role, p0)
+
+
+@pytest.mark.parametrize("sinks,window", SINK_WINDOWS)
+@pytest.mark.parametrize("config", [(16, 16, 4, 1), (32, 16, 4, 1), (16, 64, 4, 1)])
+def test_sink_window_passes_match_float64(sinks, window, config, options):
+    module, args = SinkWindow(sinks, window), _inputs(seed=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fn = compiler.compile(module, args, options=replace(options, config=config), name=f"sink_{sinks}_{window}")
+    for got, want in zip(fn(*args), reference(module, args)):
+        assert_close(got, want, "float16")
+    assert not fn.explain().regions and not fn.explain().fallbacks
+
+
+def _late_keys(i, j):  # no diagonal at all: a cut of j alone (the first keys dropped)
+    return j >= 21
+
+
+@pytest.mark.parametrize("block_m,block_n", [(16, 16), (16, 64)])
+def test_a_cut_of_the_keys_alone_skips_their_tiles(block_m, block_n, options):
+    module, args = Windowed(_late_keys), _inputs(seed=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c = run_pipeline(Compilation(module, args, options, "late"), until="codegen")
+        fn = compiler.compile(module, args, options=replace(options, config=(block_m, block_n, 4, 1)), name="late")
+    sources = {s.name: s.source for s in c.sources}
+    assert [(r.live, r.owners) for r in c.plan.kernels[0].regions] == [(((21, float("inf")),), None)]
+    for k in c.plan.kernels:
+        for p0 in range(0, L_Q if k.role == "row" else L_K, block_m):
+            visited = _visited(sources[k.name], p0, block_m, block_n)
+            assert sorted(visited) == _seen(_late_keys, k.role, p0, block_m, block_n), (k.role, p0)
+    for got, want in zip(fn(*args), reference(module, args)):
+        assert_close(got, want, "float16")
