@@ -296,11 +296,14 @@ class KernelWriter:
     # --- head and module ---
 
     def head(self) -> list[Line]:
-        p_size = self.ctx.axes.sizes[self.k.p]
-        lines = self.program_tile() + [Line.assign("o_p", "p0 + tl.arange(0, BLOCK_M)"),
-                                       Line.assign("m_p", f"o_p < {p_size}")]
+        return self.program_tile() + self.index_vectors("p0 + tl.arange(0, BLOCK_M)", "tl.arange(0, {pad})")
+
+    def index_vectors(self, rows: str, inner: str) -> list[Line]:
+        """The program's row indices o_p (the expression `rows`) and mask m_p, then each inner dim's indices
+        o_k (`inner` formatted with its padded size) and, where padded, its mask m_k."""
+        lines = [Line.assign("o_p", rows), Line.assign("m_p", f"o_p < {self.ctx.axes.sizes[self.k.p]}")]
         for idx, real, pad in sorted(self.ctx.inner.values()):
-            lines.append(Line.assign(f"o_k{idx}", f"tl.arange(0, {pad})"))
+            lines.append(Line.assign(f"o_k{idx}", inner.format(pad=pad)))
             if pad != real:
                 lines.append(Line.assign(f"m_k{idx}", f"o_k{idx} < {real}"))
         return lines

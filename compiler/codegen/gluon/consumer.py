@@ -107,14 +107,8 @@ class HopperWriter(KernelWriter):
     def epilogue_head(self) -> list[Line]:
         """After the loop every index vector is rebuilt in O_L (the loop's S_L vectors stay in use until
         then)."""
-        p_size = self.ctx.axes.sizes[self.k.p]
-        lines = [Line.assign("o_p", "p0 + WG * HALF_M + gl.arange(0, HALF_M, layout=gl.SliceLayout(1, O_L))"),
-                 Line.assign("m_p", f"o_p < {p_size}")]
-        for idx, real, pad in sorted(self.ctx.inner.values()):
-            lines.append(Line.assign(f"o_k{idx}", f"gl.arange(0, {pad}, layout=gl.SliceLayout(0, O_L))"))
-            if pad != real:
-                lines.append(Line.assign(f"m_k{idx}", f"o_k{idx} < {real}"))
-        return lines
+        return self.index_vectors("p0 + WG * HALF_M + gl.arange(0, HALF_M, layout=gl.SliceLayout(1, O_L))",
+                                  "gl.arange(0, {pad}, layout=gl.SliceLayout(0, O_L))")
 
     # --- accumulators ---
 
