@@ -50,9 +50,11 @@ def check_environment() -> None:
 
 
 def os_error(e: OSError) -> str:
-    where = f" {e.filename}" if e.filename else ""
+    from results.files import no_space
+
     if e.errno == errno.ENOSPC:
-        return f"no space left on the device of{where}: free some space; finished results are kept"
+        return no_space(e.filename)
+    where = f" {e.filename}" if e.filename else ""
     if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return f"not allowed to write or read{where} ({e.strerror}): check the permissions or choose --runs-dir"
     return f"{e.strerror or e}{':' + where if where else ''}"

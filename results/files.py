@@ -78,6 +78,12 @@ def _finite(text: str) -> float:
     return value
 
 
+def no_space(where: str | None, detail: str | None = None) -> str:
+    """What a full disk is, said the same wherever it is found (an OSError, SQLite's journal)."""
+    said = (f" {where}" if where else "") + (f" ({detail})" if detail else "")
+    return f"no space left on the device of{said}: free some space; finished results are kept"
+
+
 class StoreError(Exception):
     """The store cannot be used as it is (a damaged or newer index, a folder that cannot be written);
     the message says what to do. Shown as one line by the CLI."""

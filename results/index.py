@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from results.files import StoreError
+from results.files import StoreError, no_space
 from results.migrations import NewerIndex, migrate
 from results.provenance import summarize
 from results.records import Record, evidence_rank
@@ -338,8 +338,7 @@ def _database_error(path: Path, e: sqlite3.DatabaseError) -> str:
     text = str(e)
     if "full" in text or _no_space(path.parent):
         # SQLite says "disk I/O error" when its journal cannot grow: not damage, and a rebuild would fail too
-        return (f"no space left on the device of {path.parent} ({text}): free some space; finished results "
-                "are kept")
+        return no_space(str(path.parent), text)
     if "readonly" in text or "unable to open" in text:
         return (f"cannot write the index {path} ({text}): the runs folder must be writable; "
                 "choose another with --runs-dir")

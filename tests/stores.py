@@ -1,7 +1,9 @@
 """Small result stores for tests: records with samples and provenance, two runs folders that differ in every
 way a comparison can tell."""
 
+import errno
 import random
+from pathlib import Path
 
 from results.campaigns import Campaign
 from results.case import CaseSpec
@@ -61,3 +63,14 @@ def two_runs(tmp_path):
                      record(case("cudnn"), "b6", samples(0.5, 0.02), commit="bbbb2222"),
                      record(case("flashtensor"), "b7", interpreted=True, commit="bbbb2222")])
     return a, b
+
+
+def fill_up(folder: Path) -> None:
+    """Write a file `filler` into folder until its file system is full (ENOSPC)."""
+    with open(folder / "filler", "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * (1 << 16))
+                f.flush()
+        except OSError as e:
+            assert e.errno == errno.ENOSPC, e

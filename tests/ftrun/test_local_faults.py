@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from stores import fill_up
 
 pytestmark = pytest.mark.slow
 
@@ -155,23 +156,13 @@ def small_disk(work):
     subprocess.run(["umount", "-l", str(runs)], check=True)
 
 
-def fill(folder: Path) -> None:
-    with open(folder / "filler", "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * (1 << 16))
-                f.flush()
-        except OSError:
-            pass
-
-
 def test_a_full_disk_is_one_line_and_loses_nothing(work, small_disk):
     args = ("busy", "--cluster", "box", "--only", "model=attn")
     first = ftrun("submit", *args, FTRUN_FAKE_SLOW_S="0.1")
     assert first.returncode == 0, first.stderr
     done = {p.name: p.read_bytes() for p in (small_disk / "results").glob("*.json")}
     assert len(done) == 3
-    fill(small_disk)
+    fill_up(small_disk)
     for cmd in (("submit", "busy", "--cluster", "box", "--force", "--only", "model=h2o"),
                 ("submit", "busy", "--cluster", "box", "--only", "model=h2o"), ("status",)):
         # status too: it brings the index up to date first, which needs room for SQLite's journal

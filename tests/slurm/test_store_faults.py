@@ -5,7 +5,6 @@ the campaign completes with nothing lost or duplicated. The folder is a bind mou
 read-only (a remount of the busy mount itself is refused), so files the task holds open stay writable
 and every file it opens anew is not."""
 
-import errno
 import subprocess
 
 import pytest
@@ -23,6 +22,7 @@ from harness import (
     task_running,
     wait_for,
 )
+from stores import fill_up
 
 pytestmark = pytest.mark.slurm
 
@@ -53,13 +53,7 @@ def spoil(work, fault: str) -> None:
         mount("--bind", work / "store", runs)
         mount("-o", "remount,ro,bind", runs)
         return
-    with open(runs / "filler", "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * (1 << 20))
-                f.flush()
-        except OSError as e:
-            assert e.errno == errno.ENOSPC
+    fill_up(runs)
 
 
 def mend(work, fault: str) -> None:
