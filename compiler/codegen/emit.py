@@ -193,10 +193,14 @@ def compute_dtype(dtype: str, target: str) -> str:
 
 
 def dot_call(x: str, y: str, dtype: str, target: str, acc: str | None = None, lang: str = "tl") -> str:
-    """tl.dot with both operands cast to `dtype` (fp32 accumulation; exact fp32 products for fp32)."""
+    """tl.dot with both operands cast to `dtype` (fp32 accumulation). An fp32 matmul keeps fp32's accuracy:
+    on a GPU as three TF32 tensor-core products (each operand split into a TF32 head and its remainder;
+    the remainders' product, below fp32's last bit, is dropped), not IEEE fp32 on the CUDA cores at a
+    fraction of the tensor cores' rate; fp64 and the interpreter stay IEEE."""
     dtype = compute_dtype(dtype, target)
     cast = f".to({to_triton(dtype, lang)})"
-    extra = (f", {acc}" if acc else "") + (', input_precision="ieee"' if dtype in ("f32", "f64") else "")
+    precision = {"f64": "ieee", "f32": "tf32x3" if target == "cuda" else "ieee"}.get(dtype)
+    extra = (f", {acc}" if acc else "") + (f', input_precision="{precision}"' if precision else "")
     return f"{lang}.dot({x}{cast}, {y}{cast}{extra})"
 
 
