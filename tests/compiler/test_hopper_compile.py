@@ -250,6 +250,35 @@ def test_a_tensor_tma_cannot_describe_is_copied(tmp_path):
     assert q_desc.base is q and all(s * 2 % 16 == 0 for s in q_desc.strides[:-1])
 
 
+def test_descriptors_are_kept_per_argument_and_never_stale(tmp_path):
+    """A call over the same memory reuses each argument's descriptor (building them was most of a call's
+    host time); new memory gets a new one and frees the old tensor; a copy is never reused."""
+    import gc
+    import weakref
+
+    import torch
+
+    c = compile_plan("attn", DIMS, tmp_path)
+    module = _module(c.sources[0], tmp_path)
+    q, k, v, out = _tensors_for(c, c.sources[0])
+    first = module.arguments(q, k, v, out, BLOCK_M=128, BLOCK_N=128, num_stages=2)[1][:3]
+    again = module.arguments(q, k, v, out, BLOCK_M=128, BLOCK_N=128, num_stages=2)[1][:3]
+    assert all(a is b for a, b in zip(first, again))
+    other = module.arguments(q, k, v, out, BLOCK_M=128, BLOCK_N=64, num_stages=2)[1][:3]
+    assert other[0] is first[0] and other[1] is not first[1]  # a new box for the keys, the same for q
+    fresh, gone = q.clone(), weakref.ref(q)
+    del q, first, again, other
+    new = module.arguments(fresh, k, v, out, BLOCK_M=128, BLOCK_N=128, num_stages=2)[1][0]
+    gc.collect()
+    assert new.base is fresh and gone() is None
+    wide = torch.empty(*fresh.shape[:-1], 2 * fresh.shape[-1], dtype=fresh.dtype)[..., ::2]
+    wide.copy_(fresh)
+    copied = module.arguments(wide, k, v, out, BLOCK_M=128, BLOCK_N=128, num_stages=2)[1][0]
+    wide.add_(1)
+    recopied = module.arguments(wide, k, v, out, BLOCK_M=128, BLOCK_N=128, num_stages=2)[1][0]
+    assert recopied is not copied and torch.equal(recopied.base, wide)
+
+
 def _tensors_for(c, source):
     import torch
 

@@ -59,7 +59,9 @@ def write_hopper(kernel, axes, names, materialized: set[int], operands: Operands
     return KernelSource(name, source, tuple(tensors), tuple(loads), tune_role=f"hopper-{kernel.role}")
 
 
-_IMPORTS = """import triton
+_IMPORTS = """import functools
+
+import triton
 from triton.experimental import gluon
 from triton.experimental.gluon import language as gl
 from triton.experimental.gluon.language.nvidia.hopper import mbarrier, tma, warpgroup_mma, warpgroup_mma_wait"""
@@ -144,13 +146,30 @@ def _entry(name: str, shared: list[str], ops) -> list[str]:
     return lines
 
 
-_DESCRIPTOR = '''def _descriptor(t, dtype, block):
+_DESCRIPTOR = '''_LAST = {}  # per descriptor argument: (what it was built from, the descriptor)
+
+
+@functools.cache
+def _layout(block, dtype):
+    return gl.NVMMASharedLayout.get_default_for(list(block), gl.float16 if dtype == "fp16" else gl.bfloat16)
+
+
+def _descriptor(slot, t, dtype, block):
     """A TMA descriptor over t. TMA needs the last dim contiguous, 16-byte steps elsewhere and a 16-byte
     aligned base; a size-1 dim is never stepped, so its stride is set to one that is aligned. A tensor
-    that cannot be described is copied (contiguous) first."""
+    that cannot be described is copied (contiguous) first. Building one is most of a call's host time, so
+    each argument keeps its last descriptor and a call over the same memory (address, shape, strides,
+    dtype) reuses it; never one over a copy, whose values would be stale. The kept descriptor holds its
+    tensor until the argument's next call."""
     from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
+    block = tuple(block)
+    key = (t.data_ptr(), t.shape, t.stride(), t.dtype, block)
+    last = _LAST.get(slot)
+    if last is not None and last[0] == key:
+        return last[1]
     size = t.element_size()
+    described = t
     if t.stride(-1) != 1 or t.data_ptr() % 16 or any(
             (st * size) % 16 for st, n in zip(t.stride()[:-1], t.shape[:-1]) if n > 1):
         t = t.contiguous() if t.data_ptr() % 16 == 0 else t.clone()
@@ -158,8 +177,10 @@ _DESCRIPTOR = '''def _descriptor(t, dtype, block):
     for n, st in reversed(list(zip(t.shape, t.stride()))):
         strides.insert(0, st if n > 1 else step)
         step = max(step, st * n)
-    layout = gl.NVMMASharedLayout.get_default_for(block, gl.float16 if dtype == "fp16" else gl.bfloat16)
-    return TensorDescriptor(t, list(t.shape), strides, block, layout)'''
+    desc = TensorDescriptor(t, list(t.shape), strides, list(block), _layout(block, dtype))
+    if t is described:
+        _LAST[slot] = (key, desc)
+    return desc'''
 
 
 def _host(kernel, ctx, ops, tensors) -> str:
@@ -167,7 +188,7 @@ def _host(kernel, ctx, ops, tensors) -> str:
     by_id = {id(t): n for t, n in zip(tensors, names)}
     rows = {"a": "BLOCK_M // 2", "b": "BLOCK_N", "v": "BLOCK_N"}
     boxes = ", ".join(f'"{r}_desc": ("{op.dtype}", {op.block(rows[r])})' for r, op in ops)
-    descs = [f'_descriptor({by_id[id(op.base)]}, *box["{r}_desc"])' for r, op in ops]
+    descs = [f'_descriptor("{r}", {by_id[id(op.base)]}, *box["{r}_desc"])' for r, op in ops]
     values = descs + [by_id[id(t)] for t in ctx.tensors] + [f"*{by_id[id(t)]}.stride()" for t in ctx.tensors
                                                           if t.type.rank]
     n_batch = math.prod(ctx.axes.sizes[c] for c in ctx.batch)
