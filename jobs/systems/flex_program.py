@@ -67,7 +67,7 @@ def derive(program, inputs: tuple) -> FlexForm:
     values_of = _evaluable(module, places, (q, k, v), inputs)
     region, score = _region(probs.args[0], values_of, q, k)
     layout = "bshd" if tuple(outputs[0].meta["val"].shape) == tuple(inputs[0].shape) else "bhsd"
-    replay = _Replay(region, score, values_of)
+    replay = _Replay(region, score, values_of, inputs[0].device)
     return FlexForm(replay.score_mod, replay.dead(), layout)
 
 
@@ -144,8 +144,8 @@ def _region(node, values_of: dict, q, k) -> tuple[list, object]:
 class _Replay:
     """The region's ops applied to one score (score_mod) or to a few whole-grid probes (the dead set)."""
 
-    def __init__(self, region: list, score, values_of: dict):
-        self.region, self.score = region, score
+    def __init__(self, region: list, score, values_of: dict, device: torch.device):
+        self.region, self.score, self.device = region, score, device
         self.leaves = {n: _as_4d(v) for n, v in values_of.items() if isinstance(v, torch.Tensor)}
         self.last = region[-1] if region else score
 
@@ -163,7 +163,8 @@ class _Replay:
         return self.run(score, pick)
 
     def dead(self) -> torch.Tensor | None:
-        probes = [self.run(torch.tensor(s), lambda n: self.leaves[n]) for s in _PROBE_SCORES]
+        # on the inputs' device, where masks built from q.device lie (masked_fill takes no mask from another)
+        probes = [self.run(torch.tensor(s, device=self.device), lambda n: self.leaves[n]) for s in _PROBE_SCORES]
         dead = torch.stack([torch.broadcast_to(p, torch.broadcast_shapes(*(x.shape for x in probes))).isneginf()
                             for p in probes]).all(dim=0)
         return _as_4d(dead) if bool(dead.any()) else None

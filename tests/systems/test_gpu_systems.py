@@ -10,10 +10,12 @@ import pytest
 import torch
 from systems_testlib import MODELS, QUICK, check_system, has, make_spec
 
+import ftrun
 from jobs.entry import run_case
 from jobs.spec import SCALES, kernel_dims
 from jobs.systems import get_system
 from jobs.systems import tvm_relax as tvm_system
+from results.case import CaseSpec
 from results.runsdir import RunsDir
 
 pytestmark = pytest.mark.gpu
@@ -33,6 +35,26 @@ def gpu_spec(model: str, system: str, dims: dict = SMALL):
 ])
 def test_library_kernels(system, model, dims, cuda):
     check_system(get_system(system), gpu_spec(model, system, dims), cuda)
+
+
+def test_flex_derives_a_plugin_mask_built_on_the_gpu(cuda):
+    """A plug-in program whose mask comes from torch.arange(..., device=q.device) (the README's SinkWindow
+    shape): the dead set is probed where the mask lies, and the derived kernel passes the float64 gate."""
+    from test_flex_derived import DIMS, Window
+
+    from jobs.check import check_outputs
+    from jobs.systems.flex_program import derive
+
+    case = ftrun.Case("window", Window)
+    inputs = case.inputs(DIMS, "float16", "cuda", 0)
+    form = derive(case.build(DIMS), tuple(inputs.values()))
+    i, j = torch.arange(40)[:, None] + 8, torch.arange(48)[None, :]
+    assert form.dead.is_cuda and torch.equal(form.dead[0, 0].cpu(), (j > i) | (j <= i - 16))
+    flex = get_system("flex")
+    spec = CaseSpec("kernel", "window", "flex", tuple(sorted(DIMS.items())), "float16", "gpu",
+                    options=(("source", case.source_hash()),))
+    fn = flex.compile(case.build(DIMS).cuda(), tuple(inputs.values()), spec)
+    check_outputs(fn(*inputs.values()), case.outputs, case.reference(inputs), "float16")
 
 
 @pytest.mark.skipif(not has("flash_attn"), reason="flash_attn is not installed")
