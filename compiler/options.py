@@ -53,6 +53,7 @@ class CompileOptions:
     chunk_elements: int = 1 << 24
     # emit row and column passes as warp-specialized Gluon kernels for Hopper (codegen/gluon: a producer
     # warp with TMA loads into an mbarrier ring, two consumer warpgroups in ping-pong with async wgmma);
-    # kernels the target cannot express keep their Triton source, with the reason in `explain`. Off: on
-    # the H200 it wins 3-9 % on six cases but loses snapkv through host time (BENCHMARKS.md, "Hopper kernels")
+    # kernels the target cannot express keep their Triton source, with the reason in `explain`. Off: on an
+    # H100 it wins 1-11 % per kernel call at 4096 but loses at 1024 (host time) and 0.7-1.1 % in the e2e
+    # prefill (BENCHMARKS.md, "Hopper kernels")
     hopper_kernels: bool = False
