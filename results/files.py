@@ -80,8 +80,9 @@ def _finite(text: str) -> float:
 
 def no_space(where: str | None, detail: str | None = None) -> str:
     """What a full disk is, said the same wherever it is found (an OSError, SQLite's journal)."""
-    said = (f" {where}" if where else "") + (f" ({detail})" if detail else "")
-    return f"no space left on the device of{said}: free some space; finished results are kept"
+    place = f"on the device of {where}" if where else "on the device"
+    said = place + (f" ({detail})" if detail else "")
+    return f"no space left {said}: free some space; finished results are kept"
 
 
 class StoreError(Exception):

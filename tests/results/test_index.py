@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from results.case import CaseSpec
-from results.files import FILE_MODE, StoreError
+from results.files import FILE_MODE, StoreError, no_space
 from results.index import Index
 from results.records import Record, RecordError, Timing
 from results.runsdir import RunsDir
@@ -234,3 +234,9 @@ def test_files_follow_the_umask_not_mkstemps_0600(runs):
     os.umask(umask)
     path = runs.write_record(done(case(), "a1", 1.0))
     assert path.stat().st_mode & 0o777 == FILE_MODE == 0o666 & ~umask
+
+
+def test_a_full_disk_is_said_with_or_without_the_place():
+    assert no_space("/runs", "database or disk is full") == (
+        "no space left on the device of /runs (database or disk is full): free some space; finished results are kept")
+    assert no_space(None) == "no space left on the device: free some space; finished results are kept"
