@@ -48,7 +48,7 @@ def test_failures_are_classified_and_never_timed(runs_dir, system, error_class, 
 
 
 def test_same_inputs_for_every_system_of_a_case():
-    from jobs.entry import input_seed
+    from jobs.measure import input_seed
 
     a, b = spec("torch"), spec("inductor")
     assert input_seed(a) == input_seed(b) and a.key != b.key
