@@ -59,9 +59,9 @@ class Request:
 def plan(settings: Settings, req: Request) -> Plan:
     """The request's cases on its cluster, each once; nothing decided yet (`decide_plan`, each round).
     Reads no store and writes nothing, so bad input fails here and changes nothing."""
+    filters = parse_filters(list(req.only))
     chosen = find_experiment(req.experiment)
     check_experiment(chosen, settings)
-    filters = parse_filters(list(req.only))
     cluster = settings.cluster(req.cluster)
     device, scale, notes = resolve_device_and_scale(cluster, req.scale or chosen.default_scale)
     e2e_options = {}
