@@ -29,10 +29,14 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from results.case import CaseSpec
 from results.records import Memory, Record, RunInfo, Timing, new_attempt_id, now
 from results.runsdir import RunsDir
+
+if TYPE_CHECKING:
+    from jobs.timing import TimingSpec
 
 PR_SET_PDEATHSIG = 1
 
@@ -122,9 +126,9 @@ def main(runs_dir: str, parent: int | None = None) -> int:
 
 
 def run_case(spec: CaseSpec, runs: RunsDir, *, attempt: str | None = None, run: RunInfo | None = None,
-             timing=None) -> Record:
-    """Run one case here and write its record under the runs folder; returns the record. `timing` is a
-    jobs.timing.TimingSpec (its defaults if None)."""
+             timing: TimingSpec | None = None) -> Record:
+    """Run one case here and write its record under the runs folder; returns the record (timed by
+    `timing`, or by TimingSpec's defaults)."""
     # imported here, not above: the worker decides TRITON_INTERPRET before any kernel module loads
     from jobs.measure import CaseFailure, measure, target_device
     from jobs.provenance import provenance
