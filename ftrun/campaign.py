@@ -1,4 +1,5 @@
-"""Planning a campaign: an experiment expanded into cases, filtered, checked against the store.
+"""The planning step's parts: filters, the experiment and its checks, the scale, the resume check (which
+cases to run now), chunks, the campaign file. The step itself, where a case is born, is ftrun.submit.plan.
 
 Submitting writes a campaign file (which cases this experiment wants on this cluster) before anything
 runs, so `ftrun status` can show cases that never started, and a resumed submit finds them again.
@@ -12,7 +13,6 @@ import time
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from pathlib import Path
 
 from ftrun.devices import local_device
 from ftrun.errors import FtrunError, choose
@@ -21,7 +21,6 @@ from ftrun.settings import Cluster, Settings
 from jobs import plugins
 from jobs.experiments import FILTER_KEYS, Experiment, experiments
 from jobs.experiments import experiment as lookup_experiment
-from jobs.experiments import plan as expand_plan
 from jobs.spec import SCALES
 from jobs.systems import BASELINE, systems
 from results.campaigns import Campaign
@@ -101,38 +100,10 @@ def resolve_device_and_scale(cluster: Cluster, scale: str | None) -> tuple[str, 
     return device, scale, notes
 
 
-def draft_plan(settings: Settings, experiment: str, cluster_name: str | None, scale: str | None,
-               filters: dict[str, set[str]], weights: Path | None = None) -> Plan:
-    """The cases of an experiment on a cluster, each case once; nothing decided yet (`decide_plan`).
-    Reads no store and writes nothing, so bad input fails here and changes nothing."""
-    chosen = find_experiment(experiment)
-    check_experiment(chosen, settings)
-    cluster = settings.cluster(cluster_name)
-    device, scale, notes = resolve_device_and_scale(cluster, scale or chosen.default_scale)
-    e2e_options = {}
-    if weights is not None:
-        if not Path(weights).exists():
-            raise FtrunError(f"weights {weights} do not exist: give a Hugging Face safetensors checkpoint folder")
-        e2e_options["weights"] = str(Path(weights).resolve())
-    try:
-        cases = expand_plan(experiment, scale, device, filters, e2e_options)
-    except ValueError as e:
-        raise FtrunError(f"experiment {experiment} at scale {scale}: {e}") from None
-    # an experiment that names a case twice (a system listed twice, say) plans it once
-    cases = list({case.key: case for case in cases}.values())
-    known = systems()
-    missing = sorted({c.system for c in cases} - set(known))
-    if missing:
-        notes.append(f"not in this ftrun yet, left out: {', '.join(missing)}")
-        cases = [c for c in cases if c.system in known]
-    if not cases:
-        raise FtrunError(f"no case of {experiment} matches the filters {_show(filters)}")
-    return Plan(experiment, cluster, scale, device, cases, [], notes=notes)
-
-
 def decide_plan(draft: Plan, runs: RunsDir, force: bool = False, in_flight: frozenset[str] = frozenset(),
                 now: datetime | None = None, rerun_cancelled: bool = True) -> Plan:
-    """Which cases of the draft to run now (ftrun.policy.decide), from their attempts in the store."""
+    """Which cases of the draft (ftrun.submit.plan) to run now (ftrun.policy.decide), from their attempts in
+    the store."""
     cluster = draft.cluster
     plan = replace(draft, to_run=[], skipped={}, notes=list(draft.notes), unsettled=0)
     if not runs.root.exists():
@@ -176,5 +147,5 @@ def write_campaign(runs: RunsDir, plan: Plan, argv: list[str]) -> str:
     return cid
 
 
-def _show(filters: dict[str, set[str]]) -> str:
+def show_filters(filters: dict[str, set[str]]) -> str:
     return " ".join(f"{k}={v}" for k, vs in sorted(filters.items()) for v in sorted(vs)) or "(none)"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 from ftrun.errors import FtrunError, choose
@@ -10,6 +9,7 @@ from jobs import plugins
 from jobs.experiments import EXPERIMENTS, experiments
 from jobs.experiments import experiment as find_experiment
 from jobs.spec import SCALES
+from plots.draw import draw
 from results.case import CaseSpec
 from results.index import Index
 from results.paper import paper_rows
@@ -91,7 +91,7 @@ def draw_experiment(exp, rows: list[Row], models: list[str], systems: list[str],
     name. A user's bar-figure experiment over several lengths gets one panel per case and length."""
     if exp.name not in EXPERIMENTS and exp.figure != "fig13":
         rows, models = per_length(rows, models)
-    return importlib.import_module(f"plots.{exp.figure}").draw(rows, models, systems, out, exp.name)
+    return draw(exp.figure, rows, models, systems, out, exp.name)
 
 
 def per_length(rows: list[Row], models: list[str]) -> tuple[list[Row], list[str]]:

@@ -64,7 +64,7 @@ def runs_here(name: str) -> tuple[bool, str]:
     except Exception as e:  # noqa: BLE001 - a plug-in system that cannot even be built says why
         return False, f"cannot be created: {type(e).__name__}: {e}"
     if name == "flashtensor" and not _has_gpu() and not module_missing("triton"):
-        # a worker without a GPU runs the compiler's kernels in Triton's interpreter (jobs/worker.py)
+        # a worker without a GPU runs the compiler's kernels in Triton's interpreter (jobs/entry.py:main)
         return True, "kernels in Triton's interpreter (no GPU): a correctness check; its times are not GPU times"
     reason = system.unavailable()
     return (False, reason) if reason else (True, "")

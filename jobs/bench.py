@@ -1,7 +1,7 @@
 """`ftrun bench kernels`: our compiler's kernels next to the peers, in one process on one device.
 
-Every system goes through the same path as a campaign case (jobs.entry.kernel_workload: compile, then the
-float64 check with NaN-poisoned outputs, jobs.entry.verify) before it is timed with jobs.timing, the one
+Every system goes through the same path as a campaign case (jobs.measure.kernel_workload: compile, then the
+float64 check with NaN-poisoned outputs, jobs.measure.verify) before it is timed with jobs.timing, the one
 timing harness (CUDA events, L2 flushed before each call). A system that fails the check is reported, never
 timed. The check is repeated at large logits (`logit_scale` 20: logits near ±100, where a softmax without
 its max subtraction overflows) and its worst error shown, or "wrong": a program that rounds its logits to
@@ -20,7 +20,7 @@ import torch
 
 from jobs.cases import kernel_case
 from jobs.check import WrongResult, check_outputs, nan_filled_allocations
-from jobs.entry import CaseFailure, input_seed, kernel_workload, verify
+from jobs.measure import CaseFailure, input_seed, kernel_workload, verify
 from jobs.spec import SCALES, kernel_dims
 from jobs.systems import get_system
 from jobs.timing import TimingSpec, peak_memory, time_callable

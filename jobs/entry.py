@@ -1,86 +1,144 @@
-"""The job-side entry: run one case in this process and write its result record.
+"""The job-side entry: the worker, a child process that runs cases one at a time for jobs.runner
+(`python -m jobs.entry RUNS_DIR PARENT_PID`), each with `run_case`, which writes the case's record:
 
-    seeded inputs -> compile (timed) -> check against the float64 reference (outputs NaN-poisoned)
-    -> peak memory -> timing -> provenance -> one JSON record, written atomically.
+    a request line -> CaseSpec -> measure (jobs.measure: inputs, compile, float64 check, memory, timing)
+    -> provenance -> one JSON record, written atomically -> a reply line
 
 A wrong result is recorded as FAIL(wrong_result) with no timing. `run_case` is an ordinary function:
 call it from a debugger to reproduce what a Slurm task does.
+
+Protocol: one JSON request per stdin line ({"spec", "attempt", "run", "timing", "limit_s", "plugins"}); the
+plug-ins are activated before the case runs, as the planning side had them. One JSON reply per case on the
+original stdout. Everything else the process prints goes to stderr (the task's log), so compilers that
+print cannot corrupt the protocol. After a crash-class failure the worker exits: a CUDA error can leave
+the context unusable, and the runner starts a fresh worker for the next case.
+
+The worker never outlives its case or its parent: the kernel kills it when the parent dies (even by
+SIGKILL), a watchdog kills its process group once a case has run `limit_s` (seconds spent stopped, as in
+a suspended job, not counted), and the signals a scheduler sends to every process of a job (SIGTERM,
+SIGUSR2) are left to the parent, which records the case in flight before it kills the worker.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
+import json
+import os
+import signal
+import sys
+import threading
 import time
-import traceback
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-from jobs.cases import kernel_case
-from jobs.check import WrongResult, check_outputs, nan_filled_allocations
-from jobs.plugins import PluginError
-from jobs.provenance import provenance
-from jobs.spec import KERNEL_MODELS
-from jobs.systems import NotSupported, get_system
-from jobs.timing import TimingSpec, peak_memory, time_callable
 from results.case import CaseSpec
 from results.records import Memory, Record, RunInfo, Timing, new_attempt_id, now
 from results.runsdir import RunsDir
 
+if TYPE_CHECKING:
+    from jobs.timing import TimingSpec
 
-class CaseFailure(Exception):
-    """A case ended without a timing; `error_class` is one of results.records.ERROR_CLASSES."""
-
-    def __init__(self, error_class: str, message: str):
-        super().__init__(message)
-        self.error_class = error_class
+PR_SET_PDEATHSIG = 1
 
 
-def input_seed(spec: CaseSpec) -> int:
-    """Same inputs for every system of one program and shape, different ones across shapes."""
-    ident = f"{spec.part}/{spec.model}/{sorted(spec.dims)}/{spec.dtype}"
-    return int(hashlib.sha256(ident.encode()).hexdigest()[:8], 16)
-
-
-def target_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-@functools.lru_cache(maxsize=1)
-def _reference(model: str, dims: tuple, dtype: str, seed: int, device: str, options: tuple) -> dict:
-    case = kernel_case(model)
-    inputs = case.inputs(dict(dims), dtype, device, seed)
-    return case.reference(inputs)
-
-
-def planned_case(spec: CaseSpec):
-    """The case a spec names, as planned: a plug-in must be loaded here and its source unchanged since."""
+def die_with_parent(parent: int) -> None:
+    """Linux: ask the kernel to SIGKILL this process when its parent dies; exit if it is gone already."""
     try:
-        case = kernel_case(spec.model)
-    except KeyError:
-        raise CaseFailure("compile_error", f"case {spec.model!r} is not known here: its plug-in was not loaded "
-                          "(is the plug-in file reachable from this node?)") from None
-    except PluginError as e:
-        # the same plug-ins fail the same way on every retry: final, with the loader's one line
-        raise CaseFailure("compile_error", f"the plug-ins could not be loaded here: {e}") from None
-    planned = spec.option("source")
-    if planned is not None and case.source_hash() != planned:
-        raise CaseFailure("compile_error", f"the source of case {spec.model} ({case.origin()}) changed after "
-                          f"this case was planned (source {planned}, now {case.source_hash()}); submit again "
-                          "to run the new version")
-    return case
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+class Watchdog(threading.Thread):
+    """Kills this worker's process group once the case in flight has run its limit, after telling the
+    parent so on the reply channel (the parent then records a timeout, not a death)."""
+
+    TICK_S = 1.0
+
+    def __init__(self, reply_fd: int):
+        super().__init__(daemon=True, name="watchdog")
+        self.reply_fd = reply_fd
+        self.limit: float | None = None
+        self.used = 0.0
+
+    def arm(self, limit_s: float | None) -> None:
+        self.used, self.limit = 0.0, limit_s
+
+    def run(self) -> None:
+        last = time.monotonic()
+        while True:
+            time.sleep(self.TICK_S)
+            now = time.monotonic()
+            # a longer gap than a tick or two is time this process spent stopped
+            self.used += min(now - last, 3 * self.TICK_S)
+            last = now
+            if self.limit is not None and self.used > self.limit:
+                os.write(2, f"[ftrun] the case ran over {self.limit:.0f} s: the worker stops itself\n".encode())
+                os.write(self.reply_fd, b'{"over_limit": true}\n')
+                os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+def main(runs_dir: str, parent: int | None = None) -> int:
+    if parent is not None:
+        die_with_parent(parent)
+    for sig in (signal.SIGTERM, signal.SIGUSR2):
+        signal.signal(sig, signal.SIG_IGN)
+    replies = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    import torch
+
+    if "TRITON_INTERPRET" not in os.environ and not torch.cuda.is_available():
+        # no GPU here: Triton-generated kernels (the compiler's) run in Triton's interpreter
+        os.environ["TRITON_INTERPRET"] = "1"
+    from jobs import plugins
+    from jobs.timing import TimingSpec
+
+    watchdog = Watchdog(replies.fileno())
+    watchdog.start()
+    for line in sys.stdin:
+        request = json.loads(line)
+        spec = CaseSpec.from_json(request["spec"])
+        wanted = plugins.PluginSpec.from_json(request.get("plugins"))
+        if wanted != plugins.active_spec():
+            plugins.activate(wanted)
+        timing = TimingSpec(**request.get("timing", {}))
+        print(f"[ftrun] case {spec.key} {spec.label()} attempt {request['attempt']}", flush=True)
+        run = RunInfo.from_json(request.get("run") or {})
+        watchdog.arm(request.get("limit_s"))
+        try:
+            record = run_case(spec, RunsDir(Path(runs_dir)), attempt=request["attempt"], run=run, timing=timing)
+        except OSError as e:
+            # a read-only or full runs folder: the parent finds no record and stops the chunk
+            print(f"[ftrun] cannot write the record into the runs folder ({e.strerror or e}): stopping", flush=True)
+            return 4
+        watchdog.arm(None)
+        print(f"[ftrun] {spec.key} -> {record.state} {record.error_class or ''}", flush=True)
+        replies.write(json.dumps({"key": spec.key, "attempt": request["attempt"]}) + "\n")
+        if record.error_class in ("crash", "cuda_init"):
+            return 3
+    return 0
 
 
 def run_case(spec: CaseSpec, runs: RunsDir, *, attempt: str | None = None, run: RunInfo | None = None,
-             timing: TimingSpec = TimingSpec()) -> Record:
-    """Run one case here and write its record under the runs folder; returns the record."""
+             timing: TimingSpec | None = None) -> Record:
+    """Run one case here and write its record under the runs folder; returns the record (timed by
+    `timing`, or by TimingSpec's defaults)."""
+    # imported here, not above: the worker decides TRITON_INTERPRET before any kernel module loads
+    from jobs.measure import CaseFailure, measure, target_device
+    from jobs.provenance import provenance
+    from jobs.timing import TimingSpec
+
     attempt = attempt or new_attempt_id()
     started = now()
     device = target_device()
     try:
-        m = _measure(spec, device, timing)
+        m = measure(spec, device, timing or TimingSpec())
         record = Record(spec.key, attempt, spec, "done", started, "",
                         timing=Timing.from_json(m["timing"]) if m["timing"] else None,
                         memory=Memory.from_json(m["memory"]) if m["memory"] else None, compile_s=m["compile_s"],
@@ -92,107 +150,5 @@ def run_case(spec: CaseSpec, runs: RunsDir, *, attempt: str | None = None, run: 
     return record
 
 
-@dataclass
-class Workload:
-    """A compiled case ready to check and time: `fn(*inputs)` is what gets timed.
-
-    `check(outputs)` raises WrongResult (or returns error statistics for the record).
-    """
-
-    fn: Callable
-    inputs: tuple
-    check: Callable[[object], dict]
-    compile_s: float
-    system: dict = field(default_factory=dict)
-    # the program runs in an interpreter here (jobs.systems.base.System.interpreted): checked, never timed
-    interpreted: bool = False
-
-
-def kernel_workload(spec: CaseSpec, system, device: torch.device) -> Workload:
-    """A kernel case: the program compiled by the system, checked against float64."""
-    case = planned_case(spec)
-    dims = dict(spec.dims)
-    seed = input_seed(spec)
-    inputs = tuple(case.inputs(dims, spec.dtype, device, seed).values())
-    program = case.build(dims).to(device)
-    guard("crash", system.warm_up)
-    t0 = time.perf_counter()
-    fn = guard("compile_error", lambda: system.compile(program, inputs, spec))
-    compile_s = time.perf_counter() - t0
-    # a program that fails in float64 fails the same way each time: final, not a transient crash
-    ref = guard("compile_error", lambda: _reference(spec.model, spec.dims, spec.dtype, seed, str(device), spec.options))
-    return Workload(fn, inputs, lambda outputs: check_outputs(outputs, case.outputs, ref, spec.dtype), compile_s,
-                    system.details())
-
-
-def _workload(spec: CaseSpec, device: torch.device) -> Workload:
-    system = get_system(spec.system)
-    reason = system.unavailable() or system.unsupported(spec)
-    if reason:
-        raise CaseFailure("unsupported", reason)
-    if spec.part == "kernel":
-        work = kernel_workload(spec, system, device)
-    elif spec.part == "e2e":
-        from jobs.e2e.workload import e2e_workload
-
-        if spec.model not in KERNEL_MODELS:
-            raise CaseFailure("unsupported", f"the e2e model selects KV entries for the seven paper variants "
-                              f"only; {spec.model} runs as a kernel case")
-        work = e2e_workload(spec, system, device)
-    else:
-        raise CaseFailure("unsupported", f"unknown part {spec.part!r}")
-    work.interpreted = system.interpreted(device)
-    return work
-
-
-def verify(work: Workload) -> dict:
-    """The correctness gate before any timing: one call into NaN-filled allocations, checked against the
-    float64 reference, inputs unchanged. Returns the check's statistics; raises CaseFailure."""
-    originals = [x.clone() if isinstance(x, torch.Tensor) else x for x in work.inputs]
-    with nan_filled_allocations():
-        outputs = guard("compile_error", lambda: work.fn(*work.inputs))
-    try:
-        check = work.check(outputs)
-    except WrongResult as e:
-        raise CaseFailure("wrong_result", str(e)) from None
-    if any(isinstance(a, torch.Tensor) and not torch.equal(a, b) for a, b in zip(work.inputs, originals)):
-        raise CaseFailure("wrong_result", "the system modified its inputs")
-    return check
-
-
-def _measure(spec: CaseSpec, device: torch.device, timing: TimingSpec) -> dict:
-    work = guard("crash", lambda: _workload(spec, device))
-    check = verify(work)
-    result = {"timing": None, "compile_s": round(work.compile_s, 4), "memory": None, "check": check,
-              "system": work.system, "interpreted": work.interpreted}
-    if work.interpreted:
-        # checked is all an interpreter can say: its speed is not the program's
-        return result
-    call = lambda: work.fn(*work.inputs)  # noqa: E731
-    result["memory"] = guard("crash", lambda: peak_memory(call, device))
-    result["timing"] = guard("crash", lambda: time_callable(call, device, timing))
-    return result
-
-
-def guard(error_class: str, step):
-    """Run one step; map its exception to a failure class (OOM and CUDA init errors by their kind)."""
-    try:
-        return step()
-    except CaseFailure:
-        raise
-    except NotSupported as e:
-        raise CaseFailure("unsupported", str(e)) from None
-    except torch.cuda.OutOfMemoryError as e:
-        raise CaseFailure("oom", _first_line(e)) from None
-    except Exception as e:  # noqa: BLE001 - every other error is this step's failure
-        text = f"{type(e).__name__}: {e}"
-        if "out of memory" in text.lower():
-            raise CaseFailure("oom", _first_line(e)) from None
-        if "CUDA driver initialization" in text or "no CUDA-capable device" in text:
-            raise CaseFailure("cuda_init", _first_line(e)) from None
-        tb = "".join(traceback.format_exception(type(e), e, e.__traceback__)[-6:])
-        raise CaseFailure(error_class, f"{text[:2000]}\n{tb[-3000:]}") from None
-
-
-def _first_line(e: BaseException) -> str:
-    return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else None))

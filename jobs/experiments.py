@@ -1,7 +1,8 @@
-"""Experiments as data: which (part, model, system, seqlen) each figure needs, expanded into cases.
+"""Experiments as data: which (part, model, system, seqlen) each figure needs, and their shape at a scale.
 
 No torch here. Sequence lengths are the paper's (full scale); a scale maps them to its own sizes. Besides
 the built-in ones, experiments come from plug-ins and from ftrun.toml's [experiments.NAME] (jobs.plugins).
+The planner makes the cases (ftrun.submit.expand): a case is born there, with its key.
 """
 
 from __future__ import annotations
@@ -99,36 +100,14 @@ def _kv_heads(experiment: Experiment, scale: Scale) -> int:
     return max(1, scale.heads // max(1, group))
 
 
-def expand(experiment: Experiment, scale: Scale, device: str, parts: tuple[str, ...] | None = None,
-           e2e_options: dict[str, str] | None = None) -> list[CaseSpec]:
-    """Every case of an experiment at one scale on one device class, in figure order.
-
-    `e2e_options` (e.g. {"weights": path}) are attached to the e2e cases and become part of their identity.
-    """
-    e2e_opts = tuple(sorted((e2e_options or {}).items()))
+def shape(experiment: Experiment, scale: Scale, part: str, seqlen: int) -> tuple[tuple[tuple[str, int], ...], str]:
+    """The dims and dtype of the experiment's cases of one part at one (the paper's) sequence length."""
     scale = shaped(experiment, scale)
-    kv_heads = _kv_heads(experiment, scale)
-    cases = []
-    for part in experiment.parts:
-        if parts is not None and part.part not in parts:
-            continue
-        for model in part.models:
-            options = e2e_opts if part.part == "e2e" else plugins.case_options(model)
-            for seqlen in part.seqlens:
-                dims = _dims(part.part, scale, seqlen, kv_heads)
-                for system in part.systems:
-                    cases.append(CaseSpec(part.part, model, system, dims, scale.dtype, device, scale.name,
-                                          options=options))
-    # two lengths a small scale maps to one size are one case
-    return list({c.key: c for c in cases}.values())
-
-
-def _dims(part: str, scale: Scale, seqlen: int, kv_heads: int) -> tuple[tuple[str, int], ...]:
     if part == "e2e":
-        return e2e_dims(scale, seqlen)
+        return e2e_dims(scale, seqlen), scale.dtype
     dims = dict(kernel_dims(scale, seqlen))
-    dims["kv_heads"] = kv_heads
-    return tuple(sorted(dims.items()))
+    dims["kv_heads"] = _kv_heads(experiment, scale)
+    return tuple(sorted(dims.items())), scale.dtype
 
 
 def matches(case: CaseSpec, filters: dict[str, set[str]], full_seqlen: dict[int, int] | None = None) -> bool:
@@ -142,11 +121,3 @@ def matches(case: CaseSpec, filters: dict[str, set[str]], full_seqlen: dict[int,
             return False
     return True
 
-
-def plan(name: str, scale_name: str, device: str, filters: dict[str, set[str]] | None = None,
-         e2e_options: dict[str, str] | None = None) -> list[CaseSpec]:
-    chosen = experiment(name)
-    scale = SCALES[scale_name]
-    # a filter on seqlen speaks the paper's lengths, whatever the scale
-    full_of = {v: k for k, v in scale.seqlens.items()}
-    return [c for c in expand(chosen, scale, device, e2e_options=e2e_options) if matches(c, filters or {}, full_of)]

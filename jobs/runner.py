@@ -1,7 +1,7 @@
 """Run a chunk of cases in a child worker process, each under its own time limit.
 
-The parent never runs GPU code: it feeds cases to `jobs.worker`, waits for each reply with a timeout,
-kills the worker's process group when a case runs over (recorded as TLE) or notes when it dies
+The parent never runs GPU code: it feeds cases to the worker (jobs.entry), waits for each reply with a
+timeout, kills the worker's process group when a case runs over (recorded as TLE) or notes when it dies
 (recorded as a crash, or as killed by the system), and starts a fresh worker for the rest. Finished
 cases are on disk the moment they finish, so nothing done is lost when a task is killed.
 
@@ -110,7 +110,7 @@ class _Worker:
         root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jobs.worker", str(cfg.runs.root), str(os.getpid())], stdin=subprocess.PIPE,
+            [sys.executable, "-m", "jobs.entry", str(cfg.runs.root), str(os.getpid())], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=self.log, start_new_session=True, env=env,
         )
         self.stop = cfg.stop

@@ -8,7 +8,6 @@ state in its slot otherwise, and the legend only for systems that have a bar.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 from plots.common import (
     PAGE_WIDTH_IN,
@@ -19,7 +18,6 @@ from plots.common import (
     plain_log_ticks,
     plotted,
     pyplot,
-    save,
     speedup,
     spread,
     state_label,
@@ -31,12 +29,6 @@ MAX_COLUMNS = 4
 PANEL_HEIGHT_IN = 1.45
 FAILURE_COLOR = "#b00020"
 MUTED_COLOR = "#555555"
-
-
-def bar_figure(rows: list[Row], models: list[str], systems: list[str], title: str, out_dir: Path,
-               name: str) -> list[Path]:
-    fig, plotted_rows = build(rows, models, systems, title, name)
-    return save(fig, out_dir, name, plotted_rows)
 
 
 def build(rows: list[Row], models: list[str], systems: list[str], title: str, name: str = "figure"):

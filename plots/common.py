@@ -1,13 +1,14 @@
-"""Shared figure plumbing: row grouping, state labels, error bars, footnotes, saving PDF + PNG + CSV."""
+"""Shared figure plumbing: what a sheet is, row grouping, state labels, error bars, footnotes."""
 
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from plots.style import COMPILERS, device_label, system_label
 from results.records import INTERPRETED, INTERPRETED_TEXT
-from results.rows import DRIFT_THRESHOLD, Row, write_csv
+from results.rows import DRIFT_THRESHOLD, Row
 
 CSV_COLUMNS = ("figure", "source", "device", "scale", "part", "model", "system", "seqlen", "state", "median_ms",
                "p10_ms", "p90_ms", "peak_mib", "drift_first_ms", "drift_last_ms", "speedup_vs_best_baseline",
@@ -21,6 +22,18 @@ STATE_MEANINGS = {
     "NS": "not supported or not installed", "FAIL": "failed (the reason: ftrun status --why)",
     "OOM": "out of memory", "TLE": "over its time limit", "CANCELLED": "cancelled",
 }
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One figure file of a figure, as data (plots.draw draws it): its name, its title, its drawing
+    (rows, models, systems, title, name) -> (matplotlib figure, the rows it plots), and its part, if it
+    shows the rows of one part only."""
+
+    name: str
+    title: str
+    build: Callable
+    part: str | None = None
 
 
 def pyplot():
@@ -119,14 +132,3 @@ def state_label(row: Row) -> str:
 def plotted(row: Row, name: str, gain: float | None = None) -> dict:
     return {**row.as_dict(), "figure": name, "speedup_vs_best_baseline": round(gain, 3) if gain else None,
             "reason": row.reason()}
-
-
-def save(fig, out_dir: Path, name: str, rows: list[dict]) -> list[Path]:
-    """Write name.pdf, name.png and name.csv (the plotted numbers) into out_dir."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / f"{name}.pdf", out_dir / f"{name}.png", out_dir / f"{name}.csv"]
-    fig.savefig(paths[0], bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight", dpi=200)
-    write_csv(paths[2], rows, CSV_COLUMNS)
-    pyplot().close(fig)
-    return paths

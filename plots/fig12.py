@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from plots.bars import bar_figure
+from plots.bars import build
+from plots.common import Sheet
 from plots.style import figure_title
-from results.rows import Row
 
 TITLES = {"kernel": "kernel time per call", "e2e": "end-to-end prefill time"}
 
 
-def draw(rows: list[Row], models: list[str], systems: list[str], out_dir: Path, name: str = "fig12") -> list[Path]:
-    """One figure per part that has rows: NAME-kernel and NAME-e2e."""
-    paths = []
-    for part, what in TITLES.items():
-        part_rows = [r for r in rows if r.part == part]
-        if part_rows:
-            title = f"{figure_title(name)} ({part}): {what}, ms (log scale), lower is better"
-            paths += bar_figure(part_rows, models, systems, title, out_dir, f"{name}-{part}")
-    return paths
+def sheets(name: str = "fig12") -> list[Sheet]:
+    """One bar figure per part: NAME-kernel and NAME-e2e."""
+    return [Sheet(f"{name}-{part}", f"{figure_title(name)} ({part}): {what}, ms (log scale), lower is better", build,
+                  part) for part, what in TITLES.items()]

@@ -6,10 +6,9 @@ Triton's interpreter) is marked at the foot of the time panel with its state, ne
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from plots.common import (
     PAGE_WIDTH_IN,
+    Sheet,
     device_rows,
     drift_text,
     footnote,
@@ -17,7 +16,6 @@ from plots.common import (
     plain_log_ticks,
     plotted,
     pyplot,
-    save,
     spread,
     state_label,
 )
@@ -36,7 +34,12 @@ def causal_tflops(row: Row) -> float | None:
     return flops / (row.median_ms * 1e-3) / 1e12
 
 
-def draw(rows: list[Row], models: list[str], systems: list[str], out_dir: Path, name: str = "fig13") -> list[Path]:
+def sheets(name: str = "fig13") -> list[Sheet]:
+    return [Sheet(name, f"{figure_title(name)}: H2O kernel vs sequence length", build)]
+
+
+def build(rows: list[Row], models: list[str], systems: list[str], title: str, name: str = "fig13"):
+    """The figure (a row of three panels per device) and the rows it plots."""
     plt = pyplot()
     devices = device_rows(rows) or ["(no results)"]
     fig, axes = plt.subplots(len(devices), 3, figsize=(PAGE_WIDTH_IN, 0.8 + 2.0 * len(devices)), squeeze=False,
@@ -52,9 +55,9 @@ def draw(rows: list[Row], models: list[str], systems: list[str], out_dir: Path, 
             if _series(axes[i], system, series, factor) and system not in drawn:
                 drawn.append(system)
         _axes(axes[i], device, dev_rows, unit)
-    heading(fig, plt, f"{figure_title(name)}: H2O kernel vs sequence length", [(s, "line") for s in drawn])
+    heading(fig, plt, title, [(s, "line") for s in drawn])
     fig.supxlabel(footnote(rows, shapes), fontsize=6, x=0.01, ha="left", color="#555555", linespacing=1.3)
-    return save(fig, out_dir, name, out)
+    return fig, out
 
 
 def flops_unit(rows: list[Row]) -> tuple[str, float]:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from plots.bars import bar_figure
+from plots.bars import build
+from plots.common import Sheet
 from plots.style import figure_title
-from results.rows import Row
 
 
-def draw(rows: list[Row], models: list[str], systems: list[str], out_dir: Path, name: str = "fig14") -> list[Path]:
+def sheets(name: str = "fig14") -> list[Sheet]:
     title = f"{figure_title(name)}: attention libraries, kernel time per call, ms (log scale), lower is better"
-    return bar_figure(rows, models, systems, title, out_dir, name)
+    return [Sheet(name, title, build)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timezone
 
 from results.case import CaseSpec, SpecError, check_name
 from results.records import RecordError
@@ -138,6 +139,13 @@ class Submission:
     arrays: tuple[ArrayRecord, ...] | None = None
     # the plug-ins its tasks load (jobs.plugins.PluginSpec.to_json): module names, paths, search folders
     plugins: dict = field(default_factory=dict)
+
+    @classmethod
+    def new(cls, sub_id: str, campaign: str, cluster: str, partition: str | None, tasks: list[TaskPlan],
+            timing: dict | None = None, plugins: dict | None = None) -> Submission:
+        """A submission made now; its jobs are named `ftrun-<id>`, so they are found again after a crash."""
+        return cls(sub_id, campaign, cluster, partition, datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                   f"ftrun-{sub_id}", tuple(tasks), timing or {}, plugins=plugins or {})
 
     @classmethod
     def from_json(cls, d: object, where: str = "submission") -> Submission:

@@ -6,7 +6,7 @@ Without a GPU there is one worker on the CPU. The cluster's max_tasks caps the p
 
 The submit runs under the runs folder's submit lock (ftrun.submit), so a second submit waits instead of
 running the same cases beside this one. SIGTERM or Ctrl-C stops every chunk: the cases in flight are
-killed and recorded CANCELLED, finished ones stay; a SIGKILL takes the workers with it (jobs.worker).
+killed and recorded CANCELLED, finished ones stay; a SIGKILL takes the workers with it (jobs.entry).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from jobs.e2e.check import check_prefill, reference_of
 from jobs.e2e.kvcache import KVCache, cache_budget, select_kv
 from jobs.e2e.model import Llama, LlamaConfig
 from jobs.e2e.weights import CheckpointError, load_model, random_model
-from jobs.entry import CaseFailure, Workload, guard, input_seed
+from jobs.measure import CaseFailure, Workload, guard, input_seed
 from results.case import CaseSpec
 
 # seed offsets from the case's input seed, so that weights, tokens, noise and example inputs differ

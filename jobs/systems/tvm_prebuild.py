@@ -47,10 +47,19 @@ DRIVER_FUNCTIONS = ("cuDeviceGetName", "cuFuncSetAttribute", "cuGetErrorName", "
 
 
 def tvm_specs(experiment: str, scale: str) -> list[CaseSpec]:
-    """The experiment's tvm cases at one scale."""
-    from jobs.experiments import plan
+    """The experiment's tvm kernel cases at one scale, as the planner makes them (ftrun.submit.expand)."""
+    from jobs import plugins
+    from jobs.experiments import experiment as find_experiment
+    from jobs.experiments import shape
 
-    return plan(experiment, scale, "any", {"system": {"tvm"}, "part": {"kernel"}})
+    chosen, specs = find_experiment(experiment), {}
+    for part in (p for p in chosen.parts if p.part == "kernel" and "tvm" in p.systems):
+        for model in part.models:
+            for seqlen in part.seqlens:
+                dims, dtype = shape(chosen, SCALES[scale], "kernel", seqlen)
+                spec = CaseSpec("kernel", model, "tvm", dims, dtype, "any", scale, options=plugins.case_options(model))
+                specs.setdefault(spec.key, spec)
+    return list(specs.values())
 
 
 def meta_inputs(spec: CaseSpec) -> tuple:

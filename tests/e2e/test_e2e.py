@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from jobs import entry
+from jobs import entry, measure
 from jobs.e2e.check import OVERLAP_MIN, REL_TOL
 from jobs.e2e.workload import e2e_workload
 from jobs.spec import KERNEL_MODELS, SCALES, e2e_dims
@@ -50,8 +50,8 @@ class SquaredScore(System):
 @pytest.fixture
 def test_systems(monkeypatch):
     extra = {"float32-attention": Float32Attention, "logit-scale": LogitScale, "squared-score": SquaredScore}
-    real = entry.get_system
-    monkeypatch.setattr(entry, "get_system", lambda name: extra[name]() if name in extra else real(name))
+    real = measure.get_system
+    monkeypatch.setattr(measure, "get_system", lambda name: extra[name]() if name in extra else real(name))
 
 
 def assert_done(record):
@@ -94,7 +94,7 @@ def test_a_wrong_attention_is_a_wrong_result(runs_dir, test_systems, model, syst
 
 def test_the_forward_is_seeded_and_keeps_the_selected_caches():
     case = spec("kf", "torch", "tiny")
-    work = e2e_workload(case, entry.get_system("torch"), torch.device("cpu"))
+    work = e2e_workload(case, measure.get_system("torch"), torch.device("cpu"))
     hidden, caches = work.fn(*work.inputs)
     again, _ = work.fn(*work.inputs)
     dims = dict(case.dims)

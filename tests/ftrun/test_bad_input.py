@@ -11,7 +11,9 @@ from bad_inputs import VALID_TOML, table
 from typer.testing import CliRunner
 
 from ftrun.cli import app
-from jobs.experiments import plan
+from ftrun.submit import expand
+from jobs.experiments import experiment
+from jobs.spec import SCALES
 from results.campaigns import Campaign
 from results.index import Index
 from results.records import Record, Timing
@@ -39,7 +41,7 @@ def store(tmp_path_factory) -> Path:
     """A small valid runs folder: the smoke campaign on the `box` cluster, both cases done, index synced."""
     root = tmp_path_factory.mktemp("store") / "ftrun-runs"
     runs = RunsDir(root)
-    cases = plan("smoke", "tiny", "cpu")
+    cases = expand(experiment("smoke"), SCALES["tiny"], "cpu")
     for i, case in enumerate(cases):
         runs.write_record(Record(case.key, f"a{i}", case, "done", "2026-12-01T00:00:00+00:00",
                                  "2026-12-01T00:00:01+00:00", timing=Timing(1.0 + i, 0.9, 1.2, 0.9, 1.0, 10)))

@@ -155,7 +155,7 @@ def test_plot_from_the_papers_numbers_needs_no_runs(tmp_path):
 
 
 def test_status_and_plot_paths_never_import_torch():
-    code = ("import sys, ftrun.cli, ftrun.status, ftrun.figures, results.index, plots.fig12, plots.fig13;"
+    code = ("import sys, ftrun.cli, ftrun.status, ftrun.figures, results.index, plots.draw, plots.fig12, plots.fig13;"
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

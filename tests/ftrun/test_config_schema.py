@@ -106,7 +106,8 @@ def test_a_full_file_loads(tmp_path):
 
 
 def test_an_experiment_shape_sets_full_scale_dims_and_keeps_the_ratio_below():
-    from jobs.experiments import Experiment, Part, expand
+    from ftrun.submit import expand
+    from jobs.experiments import Experiment, Part
     from jobs.spec import SCALES
 
     exp = Experiment("e", "", (Part("kernel", ("attn",), ("torch",), (4096,)),), dims={"heads": 32, "kv_heads": 8},

@@ -47,7 +47,7 @@ def workers_of(pid: int) -> list[int]:
             ppid = int((cmdline.parent / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             continue
-        if ppid == pid and b"jobs.worker" in argv:
+        if ppid == pid and b"jobs.entry" in argv:
             found.append(int(cmdline.parent.name))
     return found
 

@@ -64,7 +64,8 @@ def test_plugin_case_runs_in_a_worker_that_loads_the_plugin(user, runs_dir):
     spec = plugins.PluginSpec(paths=(str(user / "variant.py"),))
     with plugins.using(spec, {}):
         mine = plugins.loaded().cases["doubled"]
-        from jobs.experiments import Experiment, Part, expand
+        from ftrun.submit import expand
+        from jobs.experiments import Experiment, Part
         from jobs.spec import SCALES
 
         cases = expand(Experiment("x", "", (Part("kernel", ("doubled",), ("torch",)),)), SCALES["tiny"], "cpu")
@@ -78,7 +79,8 @@ def test_plugin_case_runs_in_a_worker_that_loads_the_plugin(user, runs_dir):
 
 
 def test_a_variant_edited_after_planning_is_not_run_under_the_old_key(user, runs_dir):
-    from jobs.experiments import Experiment, Part, expand
+    from ftrun.submit import expand
+    from jobs.experiments import Experiment, Part
     from jobs.spec import SCALES
 
     spec = plugins.PluginSpec(paths=(str(user / "variant.py"),))
@@ -229,7 +231,8 @@ def test_a_plugin_experiment_is_drawn_under_its_own_name(tmp_path):
 
 
 def test_a_plugin_that_cannot_load_on_the_node_is_a_final_failure(user, runs_dir):
-    from jobs.experiments import Experiment, Part, expand
+    from ftrun.submit import expand
+    from jobs.experiments import Experiment, Part
     from jobs.spec import SCALES
 
     spec = plugins.PluginSpec(paths=(str(user / "variant.py"),))

@@ -11,7 +11,7 @@ from ftrun.backends.slurm import submissions
 from ftrun.backends.slurm.reconcile import ALIVE_S, reconcile
 from ftrun.backends.slurm.views import TaskView, reason_text, task_views
 from jobs.spec import SCALES, kernel_dims
-from results.campaigns import TaskPlan
+from results.campaigns import Submission, TaskPlan
 from results.case import CaseSpec
 from results.records import Record
 from results.runsdir import RunsDir
@@ -28,7 +28,8 @@ def spec(model="attn", system="torch"):
 
 def _submission(runs, tasks=None, job_ids=("7",)):
     tasks = tasks or [TaskPlan((spec(),), {spec().key: 60.0})]
-    sub = submissions.new_submission(runs, "s1", "c", "a100", "a100", tasks)
+    sub = Submission.new("s1", "c", "a100", "a100", tasks)
+    runs.write_submission(sub)
     return submissions.add_array(runs, sub, list(job_ids), list(range(len(job_ids))), 2)
 
 

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from ftrun.submit import expand
 from jobs.entry import run_case
-from jobs.experiments import plan
+from jobs.experiments import experiment
 from jobs.runner import ChunkRun, run_chunk
 from jobs.spec import SCALES, kernel_dims
 from results.case import CaseSpec
@@ -47,7 +48,7 @@ def test_failures_are_classified_and_never_timed(runs_dir, system, error_class, 
 
 
 def test_same_inputs_for_every_system_of_a_case():
-    from jobs.entry import input_seed
+    from jobs.measure import input_seed
 
     a, b = spec("torch"), spec("inductor")
     assert input_seed(a) == input_seed(b) and a.key != b.key
@@ -72,10 +73,17 @@ def test_runner_survives_a_hang_and_a_dead_process_and_keeps_finished_cases(runs
 
 
 def test_experiments_expand_with_filters():
-    cases = plan("fig13", "small", "cpu", {"seqlen": {"1024", "8192"}, "system": {"torch"}})
+    cases = expand(experiment("fig13"), SCALES["small"], "cpu", {"seqlen": {"1024", "8192"}, "system": {"torch"}})
     assert [c.seqlen for c in cases] == [SCALES["small"].seq(1024), SCALES["small"].seq(8192)]
-    both = plan("fig12", "small", "cpu", {"model": {"attn", "h2o"}, "system": {"torch"}})
+    both = expand(experiment("fig12"), SCALES["small"], "cpu", {"model": {"attn", "h2o"}, "system": {"torch"}})
     assert {(c.model, c.system) for c in both if c.part == "kernel"} == {("attn", "torch"), ("h2o", "torch")}
+
+
+def test_the_tvm_prebuild_builds_the_cases_the_planner_makes():
+    from jobs.systems.tvm_prebuild import tvm_specs
+
+    planned = expand(experiment("fig12"), SCALES["small"], "any", {"system": {"tvm"}, "part": {"kernel"}})
+    assert planned and tvm_specs("fig12", "small") == planned
 
 
 def test_compiler_record_carries_capture_and_tune_times(runs_dir, monkeypatch):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from jobs.spec import SCALES, kernel_dims
-from results.campaigns import TaskPlan
+from results.campaigns import Submission, TaskPlan
 from results.case import CaseSpec
 from results.runsdir import RunsDir
 
@@ -27,11 +27,11 @@ def spec(model: str, system: str) -> CaseSpec:
 
 def submission(runs: RunsDir, cases: list[CaseSpec], limit_s: float = 300.0) -> Path:
     """A submission of one task; it carries the active plug-ins (the tests' fake systems) as a submit does."""
-    from ftrun.backends.slurm.submissions import new_submission
     from jobs import plugins
 
-    new_submission(runs, "s1", "c", "a100", "a100", [TaskPlan(tuple(cases), {c.key: limit_s for c in cases})],
-                   plugins=plugins.active_spec().to_json())
+    runs.write_submission(Submission.new("s1", "c", "a100", "a100",
+                                         [TaskPlan(tuple(cases), {c.key: limit_s for c in cases})],
+                                         plugins=plugins.active_spec().to_json()))
     return runs.submission_path("s1")
 
 

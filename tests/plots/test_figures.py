@@ -4,8 +4,9 @@ speedup, error bars, drift, a legend of drawn systems only, titles true to the s
 import csv
 import itertools
 
-from plots import bars, fig12, fig13
+from plots import bars, fig13
 from plots.common import PAGE_WIDTH_IN, speedup
+from plots.draw import draw
 from results.paper import paper_rows
 from results.rows import Row
 
@@ -69,7 +70,7 @@ def test_error_bars_from_p10_p90_and_a_drift_warning():
 
 def test_titles_true_to_the_scale(tmp_path):
     small = [row("cpu", "attn", "torch", 90.0, part="e2e", scale="small", seqlen=256, dims=E2E_SMALL)]
-    paths = fig12.draw(small, ["attn"], ["torch"], tmp_path, "smoke")
+    paths = draw("fig12", small, ["attn"], ["torch"], tmp_path, "smoke")
     assert [p.name for p in paths] == ["smoke-e2e.pdf", "smoke-e2e.png", "smoke-e2e.csv"]
     fig, _ = bars.build(small, ["attn"], ["torch"], "t")
     note = fig._supxlabel.get_text()
@@ -134,7 +135,7 @@ def test_fig13_three_panels_per_device_and_tflops(tmp_path):
     rows = [row("h200", "h2o", s, ms, seqlen=L, spread=0.1) for s, ms, L in
             [("torch", 1.0, 1024), ("torch", 4.0, 2048), ("flashtensor", 0.1, 1024), ("flashtensor", 0.3, 2048)]]
     rows.append(row("h200", "h2o", "tensorrt", None, state="NS", seqlen=1024))
-    paths = fig13.draw(rows, ["h2o"], ["torch", "tensorrt", "flashtensor"], tmp_path)
+    paths = draw("fig13", rows, ["h2o"], ["torch", "tensorrt", "flashtensor"], tmp_path, "fig13")
     assert [p.suffix for p in paths] == [".pdf", ".png", ".csv"]
     # 4·B·H·L²·D/2 at L=1024 over 0.1 ms
     assert abs(fig13.causal_tflops(rows[2]) - 4 * 32 * 1024 * 1024 * 128 / 2 / 1e-4 / 1e12) < 1e-9

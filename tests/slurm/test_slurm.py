@@ -176,9 +176,9 @@ def test_a_corrupt_result_is_reported_ignored_and_run_again(work):
 
 
 def test_a_submission_recorded_before_sbatch_is_recovered_after_a_crash(work):
-    from ftrun.backends.slurm import commands, queue, submissions
+    from ftrun.backends.slurm import commands, queue
     from ftrun.settings import load_settings
-    from results.campaigns import PendingArray, TaskPlan
+    from results.campaigns import PendingArray, Submission, TaskPlan
     from results.case import CaseSpec
     from results.runsdir import RunsDir
 
@@ -189,7 +189,7 @@ def test_a_submission_recorded_before_sbatch_is_recovered_after_a_crash(work):
         {"batch": 1, "heads": 2, "kv_heads": 2, "head_dim": 32, "q_len": 64, "kv_len": 64}.items())),
         "float16", "a100", "tiny")
     sub = f"crash-{time.time_ns()}"
-    submissions.new_submission(runs, sub, "c", "a100", "a100", [TaskPlan((case,), {case.key: 120.0})])
+    runs.write_submission(Submission.new(sub, "c", "a100", "a100", [TaskPlan((case,), {case.key: 120.0})]))
     path = runs.submission_path(sub)
     # ftrun "dies" right after sbatch: the intent is on disk, the arrays file is not
     runs.write_pending(sub, 0, PendingArray(f"ftrun-{sub}-0", (0,), 1))

@@ -7,7 +7,7 @@ import importlib.util
 import torch
 
 from jobs.check import nan_filled_allocations
-from jobs.entry import kernel_workload
+from jobs.measure import kernel_workload
 from jobs.spec import SCALES, e2e_dims
 from jobs.timing import TimingSpec
 from results.case import CaseSpec

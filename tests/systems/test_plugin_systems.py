@@ -8,7 +8,7 @@ import pytest
 from systems_testlib import TINY, check_system, e2e_spec, has, make_spec
 
 from jobs import plugins
-from jobs.entry import CaseFailure, _workload
+from jobs.measure import CaseFailure, _workload
 from jobs.systems import get_system
 
 VARIANT = '''

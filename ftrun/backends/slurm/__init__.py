@@ -2,17 +2,23 @@
 
     commands     the one module that runs Slurm's commands and submitit
     views        what sacct's and squeue's answers say about each task
-    submissions  what was handed over (submission files), which submissions are still open
+    submissions  which submissions are still open, and the arrays handed over for each
     reconcile    the scheduler's view against the result files: in flight, or ended (records written)
-    queue        submit under the cap, top up, refresh, cancel
+    queue        top up to the cap (submit held tasks), refresh, cancel
     job          the job side's entry: what submitit runs on the node
 """
 
 from __future__ import annotations
 
+import time
+import uuid
+
 from ftrun.backends import Cancelled, Flight
 from ftrun.backends.slurm import commands, queue
 from ftrun.errors import FtrunError
+from ftrun.events import Message, Submitted, ToppedUp
+from jobs import plugins
+from results.campaigns import Submission, TaskPlan
 from results.runsdir import RunsDir
 
 
@@ -38,7 +44,26 @@ class SlurmBackend:
         return options
 
     def submit(self, runs: RunsDir, plan, chunk_list: list, campaign_id: str, gpus=None):
-        yield from queue.submit(runs, plan, chunk_list, campaign_id)
+        """Write a submission for the planned chunks (one task each) and hand Slurm as many tasks as the cap
+        allows; or, with nothing to plan, top up held tasks. Yields what happened (ftrun.events)."""
+        cluster = plan.cluster
+        if not plan.to_run:
+            new = queue.top_up(runs, cluster)
+            yield ToppedUp(new) if new else Message(
+                "nothing to submit: every case has a result or is in flight (use --force to run again)")
+            return
+        tasks = []
+        for chunk in chunk_list:
+            exclude = tuple(sorted({n for _, d in chunk for n in d.exclude}))
+            limits = {c.key: cluster.case_limit_s(c.system) * d.limit_scale for c, d in chunk}
+            tasks.append(TaskPlan(tuple(c for c, _ in chunk), limits, exclude))
+        sub_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        # the plug-ins the cases need travel with the submission: the task loads them before its first case
+        runs.write_submission(Submission.new(sub_id, campaign_id, cluster.name, cluster.partition, tasks,
+                                             plugins=plugins.active_spec().to_json()))
+        arrays = queue.top_up(runs, cluster)
+        submitted = len(runs.read_submission(runs.submission_path(sub_id)).task_job_ids())
+        yield Submitted(sub_id, len(tasks), submitted, len(tasks) - submitted, arrays, cluster.max_tasks)
 
     def reconcile(self, runs: RunsDir, cluster: str | None = None) -> Flight:
         return queue.refresh(runs, cluster)

@@ -1,4 +1,4 @@
-"""Campaigns on Slurm: submit under the cluster's cap, look at what is in flight, cancel.
+"""Campaigns on Slurm: top up to the cluster's cap, look at what is in flight, cancel.
 
 Callers hold the runs folder's submit lock (ftrun.submit), so two ftrun processes never both decide
 that the same case needs a job. Everything that reaches Slurm goes through ftrun.backends.slurm.commands.
@@ -7,24 +7,14 @@ that the same case needs a job. Everything that reaches Slurm goes through ftrun
 from __future__ import annotations
 
 import time
-import uuid
 
 from ftrun.backends import Cancelled, Flight
 from ftrun.backends.slurm import commands
 from ftrun.backends.slurm.reconcile import beating, reconcile
-from ftrun.backends.slurm.submissions import (
-    add_array,
-    cancelled,
-    new_submission,
-    open_positions,
-    open_submissions,
-    recover_pending,
-)
+from ftrun.backends.slurm.submissions import add_array, cancelled, open_positions, open_submissions, recover_pending
 from ftrun.backends.slurm.views import TERMINAL, TaskView, task_views
-from ftrun.events import Message, Submitted, ToppedUp
 from ftrun.settings import Cluster
-from jobs import plugins
-from results.campaigns import PendingArray, Submission, TaskPlan
+from results.campaigns import PendingArray, Submission
 from results.index import Index
 from results.runsdir import RunsDir
 
@@ -61,30 +51,6 @@ def _ask_slurm(expected: list[str]) -> tuple[dict[str, TaskView], str | None]:
         return {}, "Slurm commands are not available here: states of submitted tasks are unknown"
     arrays = sorted({job.split("_")[0] for job in expected})
     return task_views(expected, commands.sacct(arrays), commands.squeue(arrays))
-
-
-def submit(runs: RunsDir, plan, chunk_list: list, campaign_id: str):
-    """Write a submission for the planned chunks and hand Slurm as many tasks as the cap allows; or, with
-    nothing to plan, top up held tasks. Yields what happened (ftrun.events)."""
-    cluster = plan.cluster
-    if not plan.to_run:
-        new = top_up(runs, cluster)
-        yield ToppedUp(new) if new else Message(
-            "nothing to submit: every case has a result or is in flight (use --force to run again)")
-        return
-    tasks = []
-    for chunk in chunk_list:
-        exclude = tuple(sorted({n for _, d in chunk for n in d.exclude}))
-        limits = {c.key: cluster.case_limit_s(c.system) * d.limit_scale for c, d in chunk}
-        tasks.append(TaskPlan(tuple(c for c, _ in chunk), limits, exclude))
-    sub_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    # the plug-ins the cases need travel with the submission: the task loads them before its first case
-    new_submission(runs, sub_id, campaign_id, cluster.name, cluster.partition, tasks,
-                   plugins=plugins.active_spec().to_json())
-    arrays = top_up(runs, cluster)
-    sub = runs.read_submission(runs.submission_path(sub_id))
-    submitted = len(sub.task_job_ids())
-    yield Submitted(sub_id, len(tasks), submitted, len(tasks) - submitted, arrays, cluster.max_tasks)
 
 
 def top_up(runs: RunsDir, cluster: Cluster) -> list[str]:

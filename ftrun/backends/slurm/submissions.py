@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 from ftrun.backends.slurm import commands
-from results.campaigns import ArrayRecord, Submission, TaskPlan
+from results.campaigns import ArrayRecord, Submission
 from results.index import Index
 from results.runsdir import RunsDir
 
@@ -29,14 +28,6 @@ class Open:
     subs: list[Submission] = field(default_factory=list)
     recorded: set[tuple[str, int, int]] = field(default_factory=set)
     bad: list[tuple[str, str]] = field(default_factory=list)
-
-
-def new_submission(runs: RunsDir, sub_id: str, campaign: str, cluster: str, partition: str | None,
-                   tasks: list[TaskPlan], timing: dict | None = None, plugins: dict | None = None) -> Submission:
-    sub = Submission(sub_id, campaign, cluster, partition, datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                     f"ftrun-{sub_id}", tuple(tasks), timing or {}, plugins=plugins or {})
-    runs.write_submission(sub)
-    return sub
 
 
 def open_submissions(runs: RunsDir, index: Index, cluster: str | None = None) -> Open:
