@@ -128,8 +128,9 @@ def build_kernel(name: str, group: Group, ri: ReductionInfo, axes: AxisInfo, opt
     # the running max, Q and K) are leaves and stay the very nodes that are loaded
     leaves = [n for n in upstream([a.base for a in accs]) if not axes.quadratic(n, space)]
     accs = _shared(accs, leaves)
-    found = atoms(upstream([a.base for a in accs]), axes, space)
-    cuts = tuple((axis_atoms(upstream([a.base for a in accs]), axes, space, c), axes.sizes[c]) for c in (r, p))
+    nodes = upstream([a.base for a in accs])
+    found = atoms(nodes, axes, space)
+    cuts = tuple((axis_atoms(nodes, axes, space, c), axes.sizes[c]) for c in (r, p))
     regions = []
     if options.skip_dead_tiles and (found or any(c for c, _ in cuts)):
         for lo, hi in intervals(found):
